@@ -284,3 +284,7 @@ func UnmarshalExact(b []byte, rec Record) error {
 
 // MaxInt32 is a convenience for length checks.
 const MaxInt32 = math.MaxInt32
+
+// SetBytes makes the writer append to buf, so a long-lived Writer can
+// encode into a caller-owned buffer without allocating.
+func (w *Writer) SetBytes(buf []byte) { w.buf = buf }
