@@ -1,0 +1,186 @@
+package datatree
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zabkit/zabkit/core/proto/jute"
+	"github.com/zabkit/zabkit/core/zkerr"
+)
+
+// recorder is a Watcher that records its events.
+type recorder struct {
+	id  int64
+	mu  sync.Mutex
+	evs []jute.WatcherEvent
+}
+
+func (r *recorder) WatcherID() int64 { return r.id }
+func (r *recorder) Notify(ev *jute.WatcherEvent) {
+	r.mu.Lock()
+	r.evs = append(r.evs, *ev)
+	r.mu.Unlock()
+}
+
+// take returns the recorded events as "type:path" strings and clears them.
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.evs {
+		out = append(out, fmt.Sprintf("%d:%s", e.Type, e.Path))
+	}
+	r.evs = nil
+	return out
+}
+
+// applier drives a tree with consecutive zxids.
+type applier struct {
+	t    *testing.T
+	tree *Tree
+	zxid int64
+	time int64
+}
+
+func newApplier(t *testing.T) *applier {
+	return &applier{t: t, tree: New(), time: 1_000_000}
+}
+
+func (a *applier) hdr(typ int32, session int64) *jute.TxnHeader {
+	a.zxid++
+	a.time += 10
+	return &jute.TxnHeader{ClientID: session, Cxid: int32(a.zxid), Zxid: a.zxid, Time: a.time, Type: typ}
+}
+
+func (a *applier) apply(typ int32, session int64, rec jute.Record) Result {
+	return a.tree.Apply(a.hdr(typ, session), rec)
+}
+
+// create mimics prep: the sequential suffix and parentCVersion come from
+// the parent's stored cversion.
+func (a *applier) create(path string, data string, flags int32, session int64) Result {
+	a.t.Helper()
+	parent := path[:strings.LastIndexByte(path, '/')]
+	if parent == "" {
+		parent = "/"
+	}
+	info, ok := a.tree.Node(parent)
+	pcv := int32(-1)
+	if ok {
+		pcv = info.Stat.Cversion + 1
+		if flags == jute.FlagPersistentSequential || flags == jute.FlagEphemeralSequential {
+			path += fmt.Sprintf("%010d", info.Stat.Cversion)
+		}
+	}
+	eph := flags == jute.FlagEphemeral || flags == jute.FlagEphemeralSequential
+	return a.apply(jute.OpCreate2, session, &jute.CreateTxn{Path: path, Data: []byte(data), ACL: jute.OpenACLUnsafe, Ephemeral: eph, ParentCVersion: pcv})
+}
+
+func (a *applier) mustCreate(path, data string) {
+	a.t.Helper()
+	if r := a.create(path, data, 0, 0); r.Err != zkerr.OK {
+		a.t.Fatalf("create %s: %v", path, r.Err)
+	}
+}
+
+func (a *applier) del(path string) Result {
+	return a.apply(jute.OpDelete, 0, &jute.PathRecord{Path: path})
+}
+
+func (a *applier) set(path, data string) Result {
+	info, _ := a.tree.Node(path)
+	return a.apply(jute.OpSetData, 0, &jute.SetDataTxn{Path: path, Data: []byte(data), Version: info.Stat.Version + 1})
+}
+
+func (a *applier) stat(path string) jute.Stat {
+	a.t.Helper()
+	st, err := a.tree.Exists(path, nil, nil)
+	if err != nil {
+		a.t.Fatalf("exists %s: %v", path, err)
+	}
+	return st
+}
+
+// dump renders the whole tree (paths, data, stored stats, ACLs) for
+// equality checks.
+func dump(t *Tree) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var lines []string
+	var walk func(path string, n *node)
+	walk = func(path string, n *node) {
+		lines = append(lines, fmt.Sprintf("%s data=%q nil=%v st=%+v acl=%v kids=%d",
+			path, n.data, n.data == nil, n.statPersisted(), t.acls.get(n.acl), len(n.kids)))
+		prefix := path
+		if path == "/" {
+			prefix = ""
+		}
+		for name, k := range n.kids {
+			walk(prefix+"/"+name, k)
+		}
+	}
+	walk("/", t.root)
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// checkInvariants verifies counters and the incremental digest against a
+// full recomputation.
+func checkInvariants(t *testing.T, tr *Tree) {
+	t.Helper()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if got, want := tr.digest, tr.recomputeDigest(); got != want {
+		t.Fatalf("incremental digest %x != recomputed %x", got, want)
+	}
+	count, size := 0, int64(0)
+	eph, cont, ttl := 0, 0, 0
+	var walk func(path string, n *node)
+	walk = func(path string, n *node) {
+		count++
+		if n != tr.root {
+			size += int64(len(path) + len(n.data))
+			if n.kids != nil && len(n.kids) == 0 {
+				t.Fatalf("%s: empty non-nil kids map", path)
+			}
+			switch {
+			case IsContainer(n.owner):
+				cont++
+				if _, ok := tr.containers[path]; !ok {
+					t.Fatalf("container %s not tracked", path)
+				}
+			case IsTTL(n.owner):
+				ttl++
+				if _, ok := tr.ttls[path]; !ok {
+					t.Fatalf("ttl %s not tracked", path)
+				}
+			case n.owner != 0:
+				eph++
+				if _, ok := tr.ephemerals[n.owner][path]; !ok {
+					t.Fatalf("ephemeral %s not tracked", path)
+				}
+			}
+		}
+		prefix := path
+		if path == "/" {
+			prefix = ""
+		}
+		for name, k := range n.kids {
+			walk(prefix+"/"+name, k)
+		}
+	}
+	walk("/", tr.root)
+	if count != tr.nodes || size != tr.dataSize {
+		t.Fatalf("nodes %d/%d size %d/%d", tr.nodes, count, tr.dataSize, size)
+	}
+	te := 0
+	for _, s := range tr.ephemerals {
+		te += len(s)
+	}
+	if te != eph || len(tr.containers) != cont || len(tr.ttls) != ttl {
+		t.Fatalf("tracked eph/cont/ttl %d/%d/%d, tree has %d/%d/%d", te, len(tr.containers), len(tr.ttls), eph, cont, ttl)
+	}
+}
