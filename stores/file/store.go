@@ -191,7 +191,7 @@ type fileCheck struct {
 	lastZxid int64
 	validEnd int64 // end of the last valid record (or of the header)
 	size     int64
-	torn     bool   // stopped at a bad record with nothing valid after it
+	torn     bool // stopped at a bad record with nothing valid after it
 	corrupt  *CorruptError
 }
 
@@ -868,4 +868,3 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
-
