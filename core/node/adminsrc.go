@@ -1,0 +1,134 @@
+package node
+
+import (
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/zabkit/zabkit/core/admin"
+	"github.com/zabkit/zabkit/core/proto/jute"
+)
+
+// AdminSource adapts a node to the operations surface (four-letter words,
+// HTTP admin).
+type AdminSource struct{ N *Node }
+
+var _ admin.Source = AdminSource{}
+
+// Serving reports whether clients are being served.
+func (a AdminSource) Serving() bool {
+	return a.N.srv != nil && a.N.proc != nil && !a.N.proc.Failed()
+}
+
+// ServerStats snapshots server-wide counters.
+func (a AdminSource) ServerStats() admin.ServerStats {
+	n := a.N
+	ts := n.tree.Stats()
+	st := admin.ServerStats{
+		Mode:            admin.ModeStandalone,
+		Zxid:            n.tree.LastZxid(),
+		NodeCount:       int64(ts.NodeCount),
+		ApproxDataSize:  ts.ApproxDataSize,
+		EphemeralsCount: int64(ts.EphemeralCount),
+		WatchCount:      int64(ts.WatchCount),
+		GlobalSessions:  int64(n.sessions.Len()),
+		Uptime:          time.Since(n.started),
+	}
+	st.DataDirSize, st.LogDirSize = n.store.Usage()
+	if n.proc != nil {
+		st.Outstanding = n.proc.Outstanding()
+	}
+	if n.srv != nil {
+		s := n.srv.Stats()
+		st.PacketsReceived = s.PacketsReceived.Load()
+		st.PacketsSent = s.PacketsSent.Load()
+		st.Latency = n.srv.LatencyMs()
+		st.AliveConnections = int64(len(n.srv.Connections()))
+	}
+	if snaps, err := n.store.Snapshots(); err == nil && len(snaps) > 0 {
+		st.LastSnapshotZxid = snaps[0].Zxid
+	}
+	return st
+}
+
+// Connections describes every live client connection.
+func (a AdminSource) Connections() []admin.ConnStats {
+	if a.N.srv == nil {
+		return nil
+	}
+	conns := a.N.srv.Connections()
+	out := make([]admin.ConnStats, 0, len(conns))
+	for _, c := range conns {
+		i := c.Info()
+		cs := admin.ConnStats{
+			Remote: i.Remote, InterestOps: 1, Queued: i.Queued, Received: i.Received, Sent: i.Sent,
+			SessionID: i.SessionID, LastOp: "NA", Established: i.Established, SessionTimeout: i.Timeout,
+			LastCxid: int64(i.LastCxid), LastZxid: i.LastZxid, LastResponse: i.LastResponse,
+			LastLatency: i.LastLatencyMs, Latency: i.Latency,
+		}
+		if i.LastOp != -1000 {
+			cs.LastOp = jute.OpName(i.LastOp)
+		}
+		out = append(out, cs)
+	}
+	return out
+}
+
+// WatchesBySession maps sessions to watched paths.
+func (a AdminSource) WatchesBySession() map[int64][]string { return a.N.tree.WatchesByWatcher() }
+
+// Sessions is the expiry and ephemeral picture for dump.
+func (a AdminSource) Sessions() admin.SessionDump {
+	n := a.N
+	d := admin.SessionDump{Ephemerals: n.tree.SessionsWithEphemerals()}
+	for at, ids := range n.sessions.Buckets() {
+		wall := n.mono.Add(time.Duration(at) * time.Millisecond)
+		d.Expiry = append(d.Expiry, admin.ExpiryBucket{At: wall, Key: at, Sessions: ids})
+	}
+	return d
+}
+
+// Config is what conf prints.
+func (a AdminSource) Config() admin.Config {
+	c := a.N.cfg
+	port := c.ClientPort
+	if a.N.srv != nil {
+		if _, p, err := splitPort(a.N.srv.Addr().String()); err == nil {
+			port = p
+		}
+	}
+	return admin.Config{
+		ClientPort: port, SecureClientPort: -1,
+		DataDir: filepath.Join(c.DataDir, "version-2"), DataLogDir: filepath.Join(c.LogDir(), "version-2"),
+		TickTime: c.TickTime, MaxClientCnxns: c.MaxClientCnxns,
+		MinSessionTimeout: c.MinSessionTimeoutMs(), MaxSessionTimeout: c.MaxSessionTimeoutMs(),
+		ClientPortListenBacklog: -1, ServerID: 0,
+	}
+}
+
+// ResetServerStats zeroes server-wide counters.
+func (a AdminSource) ResetServerStats() {
+	if a.N.srv != nil {
+		a.N.srv.ResetStats()
+	}
+}
+
+// ResetConnectionStats zeroes every connection's counters.
+func (a AdminSource) ResetConnectionStats() {
+	if a.N.srv == nil {
+		return
+	}
+	for _, c := range a.N.srv.Connections() {
+		c.ResetStats()
+	}
+}
+
+func splitPort(addr string) (string, int, error) {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			p, err := strconv.Atoi(addr[i+1:])
+			return addr[:i], p, err
+		}
+	}
+	return addr, 0, strconv.ErrSyntax
+}

@@ -1,0 +1,352 @@
+// Package node runs one zabkit server: it recovers the database from the
+// store, then drives the request pipeline, the client listener, session
+// expiry, container/TTL reaping, snapshots and purging. Standalone today;
+// the ensemble roles plug into the same pipeline.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/zabkit/zabkit/core/auth"
+	"github.com/zabkit/zabkit/core/config"
+	"github.com/zabkit/zabkit/core/datatree"
+	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/pipeline"
+	"github.com/zabkit/zabkit/core/proto/jute"
+	"github.com/zabkit/zabkit/core/server"
+	"github.com/zabkit/zabkit/core/session"
+)
+
+// ErrNoSnapshot means the store has txn logs but no snapshot to start
+// them from; ZooKeeper refuses to start in that case and so do we.
+var ErrNoSnapshot = errors.New("node: txn logs exist but no snapshot")
+
+// Node is one running server.
+type Node struct {
+	cfg      *config.Config
+	store    ext.Store
+	log      *slog.Logger
+	tree     *datatree.Tree
+	sessions *session.Tracker
+	prep     *pipeline.Prepper
+	proc     *pipeline.Processor
+	srv      *server.Server
+	auth     *auth.Config
+	started  time.Time
+	mono     time.Time
+
+	// Hooks for the operations surface (four-letter words, metrics).
+	FourLetterWord   func(word string, conn net.Conn)
+	IsFourLetterWord func(first int32) (string, bool)
+	PipelineHooks    pipeline.Hooks
+
+	fatalCh   chan error
+	fatalOnce sync.Once
+}
+
+// Open recovers the database from store and prepares the node. Nothing
+// listens until Run.
+func Open(cfg *config.Config, store ext.Store, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	n := &Node{cfg: cfg, store: store, log: log, started: time.Now(), mono: time.Now(), fatalCh: make(chan error, 1)}
+	n.auth = &auth.Config{SuperDigest: cfg.SuperDigest, SkipACL: cfg.SkipACL}
+	tree, sessions, hadSnap, err := Recover(store, log)
+	if err != nil {
+		return nil, err
+	}
+	n.tree = tree
+	first := session.InitialID(1, time.Now().UnixMilli())
+	for id := range sessions {
+		if id>>56 == 1 && id >= first {
+			first = id + 1
+		}
+	}
+	n.sessions = session.NewTracker(int64(cfg.TickTime), first)
+	now := n.clock()
+	for id, to := range sessions {
+		n.sessions.Add(id, to, now)
+	}
+	if !hadSnap {
+		// An empty data directory: write snapshot.0 as ZooKeeper does, so
+		// the logs that follow always have a snapshot to start from.
+		if err := pipeline.WriteSnapshot(store, tree, n.sessions, tree.LastZxid()); err != nil {
+			return nil, fmt.Errorf("initial snapshot: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// clock is the monotonic millisecond clock used for session expiry, so a
+// wall-clock jump cannot expire every session at once.
+func (n *Node) clock() int64 { return time.Since(n.mono).Milliseconds() }
+
+// Tree exposes the data tree (for tests and tools).
+func (n *Node) Tree() *datatree.Tree { return n.tree }
+
+// Sessions exposes the session tracker.
+func (n *Node) Sessions() *session.Tracker { return n.sessions }
+
+// Server exposes the client listener once Run has started it.
+func (n *Node) Server() *server.Server { return n.srv }
+
+// Processor exposes the pipeline once Run has started it.
+func (n *Node) Processor() *pipeline.Processor { return n.proc }
+
+// Started is when the node was opened.
+func (n *Node) Started() time.Time { return n.started }
+
+// Config is the node's configuration.
+func (n *Node) Config() *config.Config { return n.cfg }
+
+// Store is the node's store.
+func (n *Node) Store() ext.Store { return n.store }
+
+// Listen builds the pipeline and binds the client port, so callers learn
+// the address (port 0 picks a free one) before Run serves.
+func (n *Node) Listen() error {
+	cfg := n.cfg
+	n.prep = pipeline.NewPrepper(pipeline.PrepConfig{
+		Auth:                 n.auth,
+		ExtendedTypesEnabled: cfg.ExtendedTypesEnabled,
+		ReconfigEnabled:      cfg.ReconfigEnabled,
+		Now:                  func() int64 { return time.Now().UnixMilli() },
+	}, n.tree, n.sessions, max(n.tree.LastZxid(), n.store.LastZxid()))
+	hooks := n.PipelineHooks
+	userFatal := hooks.Fatal
+	hooks.Fatal = func(err error) {
+		if userFatal != nil {
+			userFatal(err)
+		}
+		n.fail(err)
+	}
+	n.proc = pipeline.New(pipeline.Config{
+		Store: n.store, Tree: n.tree, Sessions: n.sessions, Prep: n.prep,
+		SnapCount: cfg.SnapCount, Logger: n.log, Hooks: hooks,
+	})
+	n.srv = server.New(server.Config{
+		Addr:              cfg.ClientAddr(),
+		MaxClientCnxns:    cfg.MaxClientCnxns,
+		MaxBuffer:         cfg.JuteMaxBuffer,
+		MinSessionTimeout: int32(cfg.MinSessionTimeoutMs()),
+		MaxSessionTimeout: int32(cfg.MaxSessionTimeoutMs()),
+		FourLetterWord:    n.FourLetterWord,
+		IsFourLetterWord:  n.IsFourLetterWord,
+		Logger:            n.log,
+	}, n.proc, n.tree, n.sessions, n.auth, n.clock)
+	return n.srv.Listen()
+}
+
+func (n *Node) fail(err error) {
+	n.fatalOnce.Do(func() { n.fatalCh <- err })
+}
+
+// Run serves until ctx is cancelled (a clean shutdown, which writes a
+// snapshot so the next start is fast) or the store fails (an error).
+func (n *Node) Run(ctx context.Context) error {
+	if n.srv == nil {
+		if err := n.Listen(); err != nil {
+			return err
+		}
+	}
+	n.proc.Start()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		serveErr <- n.srv.Serve(ctx)
+	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); n.expireLoop(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); n.reapLoop(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); n.purgeLoop(ctx) }()
+	n.log.Info("serving", "addr", n.srv.Addr().String(), "zxid", fmt.Sprintf("0x%x", n.tree.LastZxid()),
+		"znodes", n.tree.Stats().NodeCount, "sessions", n.sessions.Len())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = err
+	case err := <-n.fatalCh:
+		runErr = fmt.Errorf("store failure: %w", err)
+	}
+	cancel()
+	n.srv.Close()
+	n.proc.Stop()
+	wg.Wait()
+	if runErr == nil && !n.proc.Failed() {
+		if _, err := n.proc.Snapshot(); err != nil {
+			n.log.Warn("shutdown snapshot failed", "err", err)
+		}
+	}
+	if err := n.store.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// expireLoop closes sessions whose expiry bucket has passed, every tick.
+func (n *Node) expireLoop(ctx context.Context) {
+	t := time.NewTicker(time.Duration(n.cfg.TickTime) * time.Millisecond / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, id := range n.sessions.Expire(n.clock()) {
+				n.srv.ExpireSession(id)
+			}
+		}
+	}
+}
+
+// reapLoop deletes empty containers and expired TTL nodes, as ZooKeeper's
+// ContainerManager does, at most ContainerMaxPerMinute per minute.
+func (n *Node) reapLoop(ctx context.Context) {
+	interval := time.Duration(n.cfg.ContainerCheckIntervalMs) * time.Millisecond
+	if interval <= 0 {
+		return
+	}
+	limit := n.cfg.ContainerMaxPerMinute * int(max(interval, time.Second)/time.Second) / 60
+	if limit < 1 {
+		limit = 1
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, path := range n.tree.ReapCandidates(time.Now().UnixMilli(), int64(n.cfg.ContainerMaxNeverUsedIntervalMs), limit) {
+				_ = n.proc.Submit(&pipeline.Request{Op: jute.OpDeleteContainer, Record: &jute.PathRecord{Path: path}})
+			}
+		}
+	}
+}
+
+// purgeLoop keeps autopurge.snapRetainCount snapshots and the logs they
+// need, every autopurge.purgeInterval hours.
+func (n *Node) purgeLoop(ctx context.Context) {
+	if n.cfg.AutopurgePurgeIntervalHours <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Duration(n.cfg.AutopurgePurgeIntervalHours) * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := Purge(n.store, n.cfg.AutopurgeSnapRetainCount); err != nil {
+				n.log.Warn("autopurge failed", "err", err)
+			}
+		}
+	}
+}
+
+// Purge keeps the newest retain snapshots and the logs they need.
+func Purge(store ext.Store, retain int) error {
+	snaps, err := store.Snapshots()
+	if err != nil {
+		return err
+	}
+	if retain < 1 || len(snaps) <= retain {
+		return nil
+	}
+	return store.PurgeBefore(snaps[retain-1].Zxid)
+}
+
+// Recover loads the newest valid snapshot and replays the log after it.
+// It reports whether a snapshot existed.
+func Recover(store ext.Store, log *slog.Logger) (*datatree.Tree, map[int64]int32, bool, error) {
+	snaps, err := store.Snapshots()
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("list snapshots: %w", err)
+	}
+	var tree *datatree.Tree
+	var sessions map[int64]int32
+	var snapZxid int64
+	for i, s := range snaps {
+		if i >= 100 {
+			break
+		}
+		t, sess, err := loadSnapshot(store, s.Zxid)
+		if err != nil {
+			log.Warn("skipping unreadable snapshot", "snapshot", s.Name, "err", err)
+			continue
+		}
+		tree, sessions, snapZxid = t, sess, s.Zxid
+		break
+	}
+	hadSnap := tree != nil
+	if tree == nil {
+		if len(snaps) > 0 {
+			return nil, nil, false, fmt.Errorf("no valid snapshot among %d: %w", len(snaps), ext.ErrCorrupt)
+		}
+		if store.LastZxid() > 0 {
+			return nil, nil, false, ErrNoSnapshot
+		}
+		tree = datatree.New()
+		sessions = map[int64]int32{}
+	}
+	if sessions == nil {
+		sessions = map[int64]int32{}
+	}
+	start := time.Now()
+	replayed := 0
+	err = store.ReadLog(context.Background(), snapZxid, func(e ext.Entry) error {
+		txn, err := jute.DecodeTxn(e.Data)
+		if err != nil {
+			return fmt.Errorf("txn %#x: %w", e.Zxid, err)
+		}
+		tree.Apply(&txn.Header, txn.Record)
+		switch txn.Header.Type {
+		case jute.OpCreateSession:
+			if r, ok := txn.Record.(*jute.IntRecord); ok {
+				sessions[txn.Header.ClientID] = r.Value
+			}
+		case jute.OpCloseSession:
+			delete(sessions, txn.Header.ClientID)
+		}
+		replayed++
+		return nil
+	})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("replay log: %w", err)
+	}
+	log.Info("database recovered", "snapshot_zxid", fmt.Sprintf("0x%x", snapZxid), "replayed", replayed,
+		"last_zxid", fmt.Sprintf("0x%x", tree.LastZxid()), "took", time.Since(start))
+	return tree, sessions, hadSnap, nil
+}
+
+func loadSnapshot(store ext.Store, zxid int64) (*datatree.Tree, map[int64]int32, error) {
+	rc, err := store.OpenSnapshot(zxid)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rc.Close()
+	t, sess, err := datatree.ReadSnapshot(rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A fuzzy snapshot's tree may know a later zxid than its name; replay
+	// starts after the name and is idempotent.
+	_, _ = io.Copy(io.Discard, rc)
+	return t, sess, nil
+}

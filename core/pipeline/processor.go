@@ -1,0 +1,285 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zabkit/zabkit/core/datatree"
+	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/proto/jute"
+	"github.com/zabkit/zabkit/core/session"
+)
+
+// ErrStopped is returned by Submit once the processor has stopped.
+var ErrStopped = errors.New("pipeline: stopped")
+
+// Hooks lets the node observe the pipeline without the pipeline knowing
+// about metrics or the server.
+type Hooks struct {
+	// Synced is called after each group commit with its size and duration.
+	Synced func(batch int, d time.Duration)
+	// Snapshotted is called after a snapshot attempt.
+	Snapshotted func(zxid int64, d time.Duration, err error)
+	// Applied is called for every applied txn after its origin.
+	Applied func(req *Request, res *datatree.Result)
+	// Fatal is called once if the store fails: durability of the failing
+	// batch is unknown, so nothing more may be acknowledged.
+	Fatal func(err error)
+}
+
+// Config configures a Processor.
+type Config struct {
+	Store    ext.Store
+	Tree     *datatree.Tree
+	Sessions *session.Tracker
+	Prep     *Prepper
+	// SnapCount: a snapshot is taken after snapCount/2 + rand(snapCount/2)
+	// txns, as ZooKeeper does, so an ensemble's members do not all
+	// snapshot at once.
+	SnapCount int
+	// MaxBatch bounds one group commit (zookeeper.maxBatchSize).
+	MaxBatch int
+	Logger   *slog.Logger
+	Hooks    Hooks
+	// Rand seeds the snapshot jitter; nil uses a random seed.
+	Rand *rand.Rand
+}
+
+// Processor runs the log and apply stages.
+type Processor struct {
+	cfg     Config
+	logCh   chan *Request
+	applyCh chan []*Request
+	stopped atomic.Bool
+	failed  atomic.Bool
+	wg      sync.WaitGroup
+
+	sinceSnap   int
+	snapAt      int
+	snapping    atomic.Bool
+	snapWG      sync.WaitGroup
+	appliedZxid atomic.Int64
+	outstanding atomic.Int64
+	cancel      context.CancelFunc
+	stopOnce    sync.Once
+	fatalOnce   sync.Once
+}
+
+// New returns a processor; call Start to run it.
+func New(cfg Config) *Processor {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if cfg.SnapCount < 2 {
+		cfg.SnapCount = 2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	p := &Processor{
+		cfg:     cfg,
+		logCh:   make(chan *Request, 4096),
+		applyCh: make(chan []*Request, 64),
+	}
+	p.appliedZxid.Store(cfg.Tree.LastZxid())
+	p.nextSnapAt()
+	return p
+}
+
+func (p *Processor) nextSnapAt() {
+	half := p.cfg.SnapCount / 2
+	p.snapAt = half + p.cfg.Rand.IntN(half+1)
+	p.sinceSnap = 0
+}
+
+// Start launches the stages; they run until Stop.
+func (p *Processor) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.wg.Add(2)
+	go p.logLoop(ctx)
+	go p.applyLoop()
+}
+
+// Submit preps req and queues it for the log. It returns ErrStopped after
+// Stop or a fatal store error; the request is then not logged.
+func (p *Processor) Submit(req *Request) error {
+	if p.stopped.Load() || p.failed.Load() {
+		return ErrStopped
+	}
+	p.outstanding.Add(1)
+	p.cfg.Prep.Prep(req, func(r *Request) { p.logCh <- r })
+	return nil
+}
+
+// Outstanding is the number of submitted requests not yet applied.
+func (p *Processor) Outstanding() int64 { return p.outstanding.Load() }
+
+// AppliedZxid is the last applied zxid.
+func (p *Processor) AppliedZxid() int64 { return p.appliedZxid.Load() }
+
+// Failed reports whether the store failed.
+func (p *Processor) Failed() bool { return p.failed.Load() }
+
+// Stop drains what was submitted, waits for a running snapshot and stops.
+func (p *Processor) Stop() {
+	p.stopOnce.Do(func() {
+		p.stopped.Store(true)
+		// Submit holds the prep lock while sending, so taking it here
+		// guarantees no send races with close.
+		p.cfg.Prep.mu.Lock()
+		close(p.logCh)
+		p.cfg.Prep.mu.Unlock()
+		p.wg.Wait()
+		p.snapWG.Wait()
+		if p.cancel != nil {
+			p.cancel()
+		}
+	})
+}
+
+func (p *Processor) fatal(err error) {
+	p.fatalOnce.Do(func() {
+		p.failed.Store(true)
+		p.cfg.Logger.Error("store failed; no further writes will be acknowledged", "err", err)
+		if p.cfg.Hooks.Fatal != nil {
+			p.cfg.Hooks.Fatal(err)
+		}
+	})
+}
+
+func (p *Processor) logLoop(ctx context.Context) {
+	defer p.wg.Done()
+	defer close(p.applyCh)
+	var entries []ext.Entry
+	for first := range p.logCh {
+		batch := make([]*Request, 0, 16)
+		batch = append(batch, first)
+	drain:
+		for len(batch) < p.cfg.MaxBatch {
+			select {
+			case r, ok := <-p.logCh:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if p.failed.Load() {
+			continue // never acknowledge after a store failure
+		}
+		entries = entries[:0]
+		for _, r := range batch {
+			entries = append(entries, ext.Entry{Zxid: r.Hdr.Zxid, Data: r.Data})
+		}
+		start := time.Now()
+		if err := p.cfg.Store.Append(ctx, entries); err != nil {
+			p.fatal(fmt.Errorf("append of %d txns (zxid %#x..%#x): %w", len(entries), entries[0].Zxid, entries[len(entries)-1].Zxid, err))
+			continue
+		}
+		if h := p.cfg.Hooks.Synced; h != nil {
+			h(len(batch), time.Since(start))
+		}
+		p.applyCh <- batch
+		p.sinceSnap += len(batch)
+		if p.sinceSnap >= p.snapAt {
+			p.nextSnapAt()
+			p.triggerSnapshot()
+		}
+	}
+}
+
+// triggerSnapshot rolls the log and writes a fuzzy snapshot in the
+// background, unless one is already running (as ZooKeeper skips).
+func (p *Processor) triggerSnapshot() {
+	if !p.snapping.CompareAndSwap(false, true) {
+		p.cfg.Logger.Warn("snapshot skipped: previous one still running")
+		return
+	}
+	if err := p.cfg.Store.RollLog(); err != nil {
+		p.snapping.Store(false)
+		p.fatal(fmt.Errorf("roll log: %w", err))
+		return
+	}
+	p.snapWG.Add(1)
+	go func() {
+		defer p.snapWG.Done()
+		defer p.snapping.Store(false)
+		p.Snapshot()
+	}()
+}
+
+// Snapshot writes a snapshot of the current tree now and returns its zxid.
+// Its name is the last applied zxid read before the walk starts, so replay
+// from it re-applies at most a few txns (replay is idempotent).
+func (p *Processor) Snapshot() (int64, error) {
+	start := time.Now()
+	zxid := p.cfg.Tree.LastZxid()
+	err := WriteSnapshot(p.cfg.Store, p.cfg.Tree, p.cfg.Sessions, zxid)
+	if err != nil {
+		p.cfg.Logger.Error("snapshot failed", "zxid", fmt.Sprintf("%#x", zxid), "err", err)
+	} else {
+		p.cfg.Logger.Info("snapshot written", "zxid", fmt.Sprintf("%#x", zxid), "took", time.Since(start))
+	}
+	if h := p.cfg.Hooks.Snapshotted; h != nil {
+		h(zxid, time.Since(start), err)
+	}
+	return zxid, err
+}
+
+// WriteSnapshot writes tree and sessions to store as the snapshot at zxid.
+func WriteSnapshot(store ext.Store, tree *datatree.Tree, sessions *session.Tracker, zxid int64) error {
+	w, err := store.CreateSnapshot(zxid)
+	if err != nil {
+		return err
+	}
+	var sess map[int64]int32
+	if sessions != nil {
+		sess = sessions.Snapshot()
+	}
+	if _, err := tree.WriteSnapshot(w, sess); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Commit()
+}
+
+func (p *Processor) applyLoop() {
+	defer p.wg.Done()
+	for batch := range p.applyCh {
+		for _, req := range batch {
+			res := p.cfg.Tree.Apply(&req.Hdr, req.Txn)
+			p.applySessionEffects(req)
+			p.cfg.Prep.Applied(req)
+			p.appliedZxid.Store(req.Hdr.Zxid)
+			if req.Origin != nil {
+				req.Origin.Applied(req, &res)
+			}
+			if h := p.cfg.Hooks.Applied; h != nil {
+				h(req, &res)
+			}
+			p.outstanding.Add(-1)
+		}
+	}
+}
+
+func (p *Processor) applySessionEffects(req *Request) {
+	if p.cfg.Sessions == nil {
+		return
+	}
+	switch req.Hdr.Type {
+	case jute.OpCloseSession:
+		p.cfg.Sessions.Remove(req.Hdr.ClientID)
+	}
+}
