@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/zabkit/zabkit/cmd/zabkit/confload"
+	"github.com/zabkit/zabkit/core/admin"
+	"github.com/zabkit/zabkit/core/config"
+	"github.com/zabkit/zabkit/core/node"
+	"github.com/zabkit/zabkit/core/registry"
+)
+
+func init() { commands["server"] = serverMain }
+
+// Exit codes of `zabkit server`.
+const (
+	exitOK         = 0
+	exitRuntime    = 1 // failed while running (listener, recovery)
+	exitConfig     = 2 // bad configuration or arguments
+	exitStoreFault = 3 // the store failed: durability unknown, stopped acknowledging
+)
+
+func serverMain(args []string) int {
+	res, err := confload.Load(args, os.Environ())
+	if errors.Is(err, pflag.ErrHelp) {
+		fmt.Printf("usage: zabkit server [--config FILE] [flags]\n\n%s", confload.Usage())
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "zabkit server: %v\n", err)
+		return exitConfig
+	}
+	cfg := res.Config
+	log := newLogger(cfg.Log)
+	slog.SetDefault(log)
+	for _, w := range res.Warnings {
+		log.Warn(w)
+	}
+	if cfg.Distributed() {
+		log.Error("this build runs standalone servers only; remove the server.N lines (ensembles are not implemented yet)")
+		return exitConfig
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	store, err := registry.LoadStore(registry.Context{Context: ctx, Logger: log, Config: cfg}, cfg.Store)
+	if err != nil {
+		log.Error("cannot open store", "module", cfg.Store.Module, "err", err)
+		return exitConfig
+	}
+	if !store.Capabilities().Durable {
+		log.Warn("the store is NOT durable: acknowledged writes can be lost on a crash", "module", cfg.Store.Module, "forceSync", cfg.ForceSync)
+	}
+	n, err := node.Open(cfg, store, log)
+	if err != nil {
+		log.Error("cannot recover the database", "err", err)
+		_ = store.Close()
+		return exitRuntime
+	}
+	src := node.AdminSource{N: n}
+	wl := admin.ParseWhitelist(strings.Join(cfg.FourLetterWhitelist, ","), cfg.ReadOnlyMode)
+	n.IsFourLetterWord = admin.IsFourLetterWord
+	n.FourLetterWord = func(word string, c net.Conn) {
+		if err := admin.Respond(c, c, word, src, wl); err != nil {
+			log.Debug("four-letter word", "word", word, "err", err)
+		}
+	}
+	if err := n.Listen(); err != nil {
+		log.Error("cannot listen", "err", err)
+		_ = store.Close()
+		return exitRuntime
+	}
+	if cfg.Admin.Enabled {
+		h := admin.Handler(src, admin.WithCommandURL(cfg.Admin.CommandURL))
+		go func() {
+			if err := admin.ListenAndServe(ctx, cfg.AdminAddr(), h); err != nil {
+				log.Error("admin server not available", "addr", cfg.AdminAddr(), "err", err)
+			}
+		}()
+	}
+	log.Info("zabkit starting", "version", admin.Version(), "client", n.Server().Addr().String(),
+		"store", cfg.Store.Module, "dataDir", cfg.DataDir, "config", res.Format+" "+res.File)
+	if err := n.Run(ctx); err != nil {
+		log.Error("server stopped", "err", err)
+		if strings.Contains(err.Error(), "store failure") {
+			return exitStoreFault
+		}
+		return exitRuntime
+	}
+	log.Info("server stopped")
+	return exitOK
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
