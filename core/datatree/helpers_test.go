@@ -39,13 +39,13 @@ func (r *recorder) take() []string {
 
 // applier drives a tree with consecutive zxids.
 type applier struct {
-	t    *testing.T
+	t    testing.TB
 	tree *Tree
 	zxid int64
 	time int64
 }
 
-func newApplier(t *testing.T) *applier {
+func newApplier(t testing.TB) *applier {
 	return &applier{t: t, tree: New(), time: 1_000_000}
 }
 
@@ -129,7 +129,7 @@ func dump(t *Tree) string {
 
 // checkInvariants verifies counters and the incremental digest against a
 // full recomputation.
-func checkInvariants(t *testing.T, tr *Tree) {
+func checkInvariants(t testing.TB, tr *Tree) {
 	t.Helper()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()

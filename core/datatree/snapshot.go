@@ -292,9 +292,13 @@ func (s *snapReader) seal(section string) {
 
 // ReadSnapshot reads a snapshot in ZooKeeper 3.8's format (ours or Apache
 // ZooKeeper's, with or without the digest trailer), verifying both
-// checksums. It returns the tree and the sessions with their timeouts. The
-// tree's LastZxid is 0: the zxid is in the file's name, so the caller sets
-// it with SetLastZxid. Errors wrap ErrCorrupt and say what is wrong.
+// checksums. It returns the tree and the sessions with their timeouts.
+//
+// The snapshot's zxid is in its file name, not its content: the caller sets
+// it with SetLastZxid and replays the txns after it. Until then LastZxid is
+// the highest zxid found in the nodes, so that a snapshot written from the
+// tree meanwhile still contains every node. Errors wrap ErrCorrupt and say
+// what is wrong.
 func ReadSnapshot(r io.Reader) (*Tree, map[int64]int32, error) {
 	s := &snapReader{r: bufio.NewReaderSize(r, 256<<10), sum: adler32.New()}
 	var hdr jute.FileHeader
@@ -369,7 +373,23 @@ func ReadSnapshot(r io.Reader) (*Tree, map[int64]int32, error) {
 		}
 	}
 	t.digest = t.recomputeDigest()
+	t.lastZxid = maxZxid(t.root)
 	return t, sessions, nil
+}
+
+// maxZxid is the highest czxid, mzxid or pzxid in the tree.
+func maxZxid(root *node) int64 {
+	var m int64
+	stack := []*node{root}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		m = max(m, n.czxid, n.mzxid, n.pzxid)
+		for _, k := range n.kids {
+			stack = append(stack, k)
+		}
+	}
+	return m
 }
 
 // readACLs reads the ACL cache section and returns the file-key → slot map.
