@@ -177,9 +177,8 @@ func (r *entryReader) next() (zxid int64, data []byte, st stop, reason string, e
 		if _, err := io.ReadFull(r.br, b); err != nil {
 			return 0, nil, stopNone, "", err
 		}
-		if allZero(b) {
-			return 0, nil, stopPad, "", nil
-		}
+		// Even zeros: no writer leaves less than a record header of
+		// padding, so this is the start of a torn record.
 		return 0, nil, stopBad, fmt.Sprintf("truncated record header (%d bytes)", rem), nil
 	}
 	if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
@@ -217,15 +216,6 @@ func (r *entryReader) next() (zxid int64, data []byte, st stop, reason string, e
 	return zxid, data, stopNone, "", nil
 }
 
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // findValidEntry looks for a well-formed record (plausible length, 'B'
 // marker, matching checksum, zxid above minZxid) starting anywhere in
 // [from, size). Finding one after a bad record means the damage is in the
@@ -233,7 +223,7 @@ func allZero(b []byte) bool {
 // (and possibly acknowledged) later. The search is byte-by-byte because a
 // damaged length field loses the framing; zero runs are skipped quickly.
 func findValidEntry(r io.ReaderAt, from, size, minZxid int64) (int64, bool, error) {
-	const chunk = 1 << 20
+	const chunk = 64 << 10
 	buf := make([]byte, chunk+12)
 	var data []byte
 	seeker, _ := r.(dataSeeker)
