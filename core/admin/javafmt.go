@@ -114,3 +114,12 @@ func formatValue(v any) string {
 		return "?"
 	}
 }
+
+// unixMilli is t in Unix milliseconds, 0 for the zero time (a node that
+// does not track a timestamp should not print year 1).
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}

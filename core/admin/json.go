@@ -130,7 +130,7 @@ func connInfo(c ConnStats, brief bool) object {
 		o = append(o,
 			member{"session_id", c.SessionID},
 			member{"last_operation", lastOp(c.LastOp)},
-			member{"established", c.Established.UnixMilli()},
+			member{"established", unixMilli(c.Established)},
 			member{"session_timeout", c.SessionTimeout},
 			member{"last_cxid", c.LastCxid},
 			member{"last_zxid", c.LastZxid},

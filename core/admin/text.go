@@ -79,7 +79,7 @@ func connLine(w *tw, c ConnStats, brief bool) {
 	if !brief && c.SessionID != 0 {
 		w.s(",sid=0x").x(c.SessionID)
 		w.s(",lop=").s(lastOp(c.LastOp))
-		w.s(",est=").i(c.Established.UnixMilli())
+		w.s(",est=").i(unixMilli(c.Established))
 		w.s(",to=").i(int64(c.SessionTimeout))
 		if c.LastCxid >= 0 {
 			w.s(",lcxid=0x").x(c.LastCxid)

@@ -328,4 +328,3 @@ func FuzzReadSnapshot(f *testing.F) {
 		}
 	})
 }
-

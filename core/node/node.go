@@ -136,6 +136,7 @@ func (n *Node) Listen() error {
 		Addr:              cfg.ClientAddr(),
 		MaxClientCnxns:    cfg.MaxClientCnxns,
 		MaxBuffer:         cfg.JuteMaxBuffer,
+		OutstandingLimit:  cfg.GlobalOutstandingLimit,
 		MinSessionTimeout: int32(cfg.MinSessionTimeoutMs()),
 		MaxSessionTimeout: int32(cfg.MaxSessionTimeoutMs()),
 		FourLetterWord:    n.FourLetterWord,

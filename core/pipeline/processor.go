@@ -53,8 +53,15 @@ type Config struct {
 
 // Processor runs the log and apply stages.
 type Processor struct {
-	cfg     Config
-	logCh   chan *Request
+	cfg Config
+	// queue feeds the log stage. It is unbounded on purpose: Submit runs
+	// under the prep lock, and the apply stage needs that lock too, so a
+	// blocking send could deadlock the pipeline. Clients are throttled
+	// before they submit (see Outstanding) instead.
+	qmu     sync.Mutex
+	queue   []*Request
+	qclosed bool
+	qwake   chan struct{}
 	applyCh chan []*Request
 	stopped atomic.Bool
 	failed  atomic.Bool
@@ -87,7 +94,7 @@ func New(cfg Config) *Processor {
 	}
 	p := &Processor{
 		cfg:     cfg,
-		logCh:   make(chan *Request, 4096),
+		qwake:   make(chan struct{}, 1),
 		applyCh: make(chan []*Request, 64),
 	}
 	p.appliedZxid.Store(cfg.Tree.LastZxid())
@@ -117,8 +124,43 @@ func (p *Processor) Submit(req *Request) error {
 		return ErrStopped
 	}
 	p.outstanding.Add(1)
-	p.cfg.Prep.Prep(req, func(r *Request) { p.logCh <- r })
+	p.cfg.Prep.Prep(req, p.enqueue)
 	return nil
+}
+
+func (p *Processor) enqueue(r *Request) {
+	p.qmu.Lock()
+	p.queue = append(p.queue, r)
+	p.qmu.Unlock()
+	select {
+	case p.qwake <- struct{}{}:
+	default:
+	}
+}
+
+// takeBatch waits for queued requests and returns up to max of them; nil
+// once the queue is closed and empty.
+func (p *Processor) takeBatch(buf []*Request, max int) []*Request {
+	for {
+		p.qmu.Lock()
+		if n := len(p.queue); n > 0 {
+			if n > max {
+				n = max
+			}
+			buf = append(buf[:0], p.queue[:n]...)
+			rest := copy(p.queue, p.queue[n:])
+			clear(p.queue[rest:])
+			p.queue = p.queue[:rest]
+			p.qmu.Unlock()
+			return buf
+		}
+		closed := p.qclosed
+		p.qmu.Unlock()
+		if closed {
+			return nil
+		}
+		<-p.qwake
+	}
 }
 
 // Outstanding is the number of submitted requests not yet applied.
@@ -137,8 +179,14 @@ func (p *Processor) Stop() {
 		// Submit holds the prep lock while sending, so taking it here
 		// guarantees no send races with close.
 		p.cfg.Prep.mu.Lock()
-		close(p.logCh)
+		p.qmu.Lock()
+		p.qclosed = true
+		p.qmu.Unlock()
 		p.cfg.Prep.mu.Unlock()
+		select {
+		case p.qwake <- struct{}{}:
+		default:
+		}
 		p.wg.Wait()
 		p.snapWG.Wait()
 		if p.cancel != nil {
@@ -161,20 +209,10 @@ func (p *Processor) logLoop(ctx context.Context) {
 	defer p.wg.Done()
 	defer close(p.applyCh)
 	var entries []ext.Entry
-	for first := range p.logCh {
-		batch := make([]*Request, 0, 16)
-		batch = append(batch, first)
-	drain:
-		for len(batch) < p.cfg.MaxBatch {
-			select {
-			case r, ok := <-p.logCh:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
+	for {
+		batch := p.takeBatch(make([]*Request, 0, 16), p.cfg.MaxBatch)
+		if batch == nil {
+			return
 		}
 		if p.failed.Load() {
 			continue // never acknowledge after a store failure

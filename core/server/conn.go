@@ -461,6 +461,15 @@ func decodeWrite(op int32, body []byte) jute.Record {
 }
 
 func (c *Conn) submitWrite(hdr jute.RequestHeader, body []byte, now time.Time) bool {
+	if limit := int64(c.s.cfg.OutstandingLimit); limit > 0 {
+		for c.s.proc.Outstanding() > limit {
+			select {
+			case <-c.done:
+				return false
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
 	req := &pipeline.Request{
 		SessionID: c.session(), Cxid: hdr.Xid, Op: hdr.Type,
 		Record: decodeWrite(hdr.Type, body), Auth: *c.ids.Load(),

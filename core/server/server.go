@@ -34,6 +34,10 @@ type Config struct {
 	// MinSessionTimeout / MaxSessionTimeout clamp requested timeouts (ms).
 	MinSessionTimeout int32
 	MaxSessionTimeout int32
+	// OutstandingLimit is zookeeper.globalOutstandingLimit: while more
+	// writes than this are in the pipeline, connections stop submitting,
+	// which pushes back on clients through TCP.
+	OutstandingLimit int
 	// FourLetterWord answers a four-letter word on a fresh connection; it
 	// writes the reply to conn. Nil disables them.
 	FourLetterWord func(word string, conn net.Conn)

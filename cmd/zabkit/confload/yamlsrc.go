@@ -41,7 +41,7 @@ func parseYAML(data []byte) ([]entry, error) {
 		return nil, fmt.Errorf("%w: line %d: top level must be a mapping of keys", ErrYAML, root.Line)
 	}
 	w := &yamlWalker{}
-	if err := w.mapping(root, ""); err != nil {
+	if err := w.mapping(root, "", 0); err != nil {
 		return nil, err
 	}
 	return w.out, nil
@@ -66,7 +66,14 @@ func (w *yamlWalker) deref(n *yaml.Node) (*yaml.Node, error) {
 	return n, nil
 }
 
-func (w *yamlWalker) mapping(n *yaml.Node, prefix string) error {
+// maxYAMLDepth bounds nesting; real configs use three or four levels, and a
+// self-referencing alias would otherwise recurse until maxYAMLNodes.
+const maxYAMLDepth = 32
+
+func (w *yamlWalker) mapping(n *yaml.Node, prefix string, depth int) error {
+	if depth > maxYAMLDepth {
+		return fmt.Errorf("%w: line %d: nested deeper than %d levels", ErrYAML, n.Line, maxYAMLDepth)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, err := w.deref(n.Content[i])
 		if err != nil {
@@ -88,7 +95,7 @@ func (w *yamlWalker) mapping(n *yaml.Node, prefix string) error {
 		}
 		switch v.Kind {
 		case yaml.MappingNode:
-			if err := w.mapping(v, key); err != nil {
+			if err := w.mapping(v, key, depth+1); err != nil {
 				return err
 			}
 		case yaml.SequenceNode:
