@@ -61,7 +61,10 @@ func TestFourLetterWordsOverTCP(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	done := make(chan struct{})
-	go func() { serveFourLetterWords(t, ln, refSource(), ParseWhitelist("ruok,stmk,gtmk", false), &wg); close(done) }()
+	go func() {
+		serveFourLetterWords(t, ln, refSource(), ParseWhitelist("ruok,stmk,gtmk", false), &wg)
+		close(done)
+	}()
 	addr := ln.Addr().String()
 
 	if got := ask(t, addr, []byte("ruok")); got != "imok" {
