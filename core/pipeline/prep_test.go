@@ -58,8 +58,8 @@ func create(path string, flags int32) *jute.CreateRequest {
 func TestPrepSeesOutstandingChanges(t *testing.T) {
 	h := newHarness(t)
 	a := h.prep(1, jute.OpCreate, create("/a", 0))
-	b := h.prep(1, jute.OpCreate, create("/a/b", 0))       // parent only outstanding
-	dup := h.prep(1, jute.OpCreate, create("/a", 0))       // NODEEXISTS from outstanding
+	b := h.prep(1, jute.OpCreate, create("/a/b", 0)) // parent only outstanding
+	dup := h.prep(1, jute.OpCreate, create("/a", 0)) // NODEEXISTS from outstanding
 	del := h.prep(1, jute.OpDelete, &jute.PathVersionRequest{Path: "/a", Version: -1})
 	s1 := h.prep(1, jute.OpCreate, create("/a/s", jute.FlagPersistentSequential))
 	if a.Err != 0 || b.Err != 0 || s1.Err != 0 {
