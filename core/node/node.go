@@ -130,7 +130,7 @@ func (n *Node) Listen() error {
 	}
 	n.proc = pipeline.New(pipeline.Config{
 		Store: n.store, Tree: n.tree, Sessions: n.sessions, Prep: n.prep,
-		SnapCount: cfg.SnapCount, Logger: n.log, Hooks: hooks,
+		SnapCount: cfg.SnapCount, SnapSizeLimit: cfg.SnapSizeLimitInKb * 1024, Logger: n.log, Hooks: hooks,
 	})
 	n.srv = server.New(server.Config{
 		Addr:              cfg.ClientAddr(),

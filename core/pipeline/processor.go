@@ -43,6 +43,10 @@ type Config struct {
 	// txns, as ZooKeeper does, so an ensemble's members do not all
 	// snapshot at once.
 	SnapCount int
+	// SnapSizeLimit is the size-based twin of SnapCount (snapSizeLimitInKb,
+	// in bytes): a snapshot is also taken once this many logged bytes,
+	// jittered the same way, have accumulated. <= 0 disables it.
+	SnapSizeLimit int64
 	// MaxBatch bounds one group commit (zookeeper.maxBatchSize).
 	MaxBatch int
 	Logger   *slog.Logger
@@ -67,15 +71,17 @@ type Processor struct {
 	failed  atomic.Bool
 	wg      sync.WaitGroup
 
-	sinceSnap   int
-	snapAt      int
-	snapping    atomic.Bool
-	snapWG      sync.WaitGroup
-	appliedZxid atomic.Int64
-	outstanding atomic.Int64
-	cancel      context.CancelFunc
-	stopOnce    sync.Once
-	fatalOnce   sync.Once
+	sinceSnap      int
+	bytesSinceSnap int64
+	snapBytesAt    int64
+	snapAt         int
+	snapping       atomic.Bool
+	snapWG         sync.WaitGroup
+	appliedZxid    atomic.Int64
+	outstanding    atomic.Int64
+	cancel         context.CancelFunc
+	stopOnce       sync.Once
+	fatalOnce      sync.Once
 }
 
 // New returns a processor; call Start to run it.
@@ -106,6 +112,12 @@ func (p *Processor) nextSnapAt() {
 	half := p.cfg.SnapCount / 2
 	p.snapAt = half + p.cfg.Rand.IntN(half+1)
 	p.sinceSnap = 0
+	p.bytesSinceSnap = 0
+	p.snapBytesAt = -1
+	if p.cfg.SnapSizeLimit > 0 {
+		halfBytes := p.cfg.SnapSizeLimit / 2
+		p.snapBytesAt = halfBytes + p.cfg.Rand.Int64N(halfBytes+1)
+	}
 }
 
 // Start launches the stages; they run until Stop.
@@ -220,6 +232,7 @@ func (p *Processor) logLoop(ctx context.Context) {
 		entries = entries[:0]
 		for _, r := range batch {
 			entries = append(entries, ext.Entry{Zxid: r.Hdr.Zxid, Data: r.Data})
+			p.bytesSinceSnap += int64(len(r.Data))
 		}
 		start := time.Now()
 		if err := p.cfg.Store.Append(ctx, entries); err != nil {
@@ -231,7 +244,7 @@ func (p *Processor) logLoop(ctx context.Context) {
 		}
 		p.applyCh <- batch
 		p.sinceSnap += len(batch)
-		if p.sinceSnap >= p.snapAt {
+		if p.sinceSnap >= p.snapAt || (p.snapBytesAt > 0 && p.bytesSinceSnap >= p.snapBytesAt) {
 			p.nextSnapAt()
 			p.triggerSnapshot()
 		}
