@@ -1,0 +1,187 @@
+package datatree
+
+import (
+	"bytes"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/zabkit/zabkit/core/proto/jute"
+)
+
+// loadPath mirrors `zabkit bench load`: /bench/bNNNNN/nNNNNNNN, 1000
+// children per bucket.
+func loadPath(i int) string {
+	return "/bench/b" + pad(i/1000, 5) + "/n" + pad(i, 7)
+}
+
+func pad(v, w int) string {
+	s := strconv.Itoa(v)
+	for len(s) < w {
+		s = "0" + s
+	}
+	return s
+}
+
+// buildLoad creates n znodes of valueSize bytes the way the bench load
+// does. Buckets are created first.
+func buildLoad(tr *Tree, n, valueSize int) {
+	value := bytes.Repeat([]byte{'v'}, valueSize)
+	zxid := tr.LastZxid()
+	hdr := func(typ int32) *jute.TxnHeader {
+		zxid++
+		return &jute.TxnHeader{ClientID: 1, Zxid: zxid, Time: 1_700_000_000_000, Type: typ}
+	}
+	tr.Apply(hdr(jute.OpCreate), &jute.CreateTxn{Path: "/bench", ACL: jute.OpenACLUnsafe, ParentCVersion: -1})
+	for b := 0; b < (n+999)/1000; b++ {
+		tr.Apply(hdr(jute.OpCreate), &jute.CreateTxn{Path: "/bench/b" + pad(b, 5), ACL: jute.OpenACLUnsafe, ParentCVersion: -1})
+	}
+	rec := &jute.CreateTxn{Data: value, ACL: jute.OpenACLUnsafe, ParentCVersion: -1}
+	for i := 0; i < n; i++ {
+		rec.Path = loadPath(i)
+		tr.Apply(hdr(jute.OpCreate), rec)
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkMemory1M reports the live heap per znode for 1M znodes of
+// 100-byte values laid out like `zabkit bench load` (run with
+// -bench Memory1M -benchtime 1x).
+func BenchmarkMemory1M(b *testing.B) {
+	for b.Loop() {
+		before := heapInUse()
+		tr := New()
+		buildLoad(tr, 1_000_000, 100)
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/1e6, "bytes/znode")
+		b.ReportMetric(float64(after-before)/(1<<20), "MiB")
+		runtime.KeepAlive(tr)
+	}
+}
+
+// TestMemoryPerZnode guards the memory design on 100k znodes (the per-node
+// cost does not depend on the count). The bound is generous enough for Go
+// map growth phases but fails if a per-node allocation creeps in.
+func TestMemoryPerZnode(t *testing.T) {
+	const n = 100_000
+	before := heapInUse()
+	tr := New()
+	buildLoad(tr, n, 100)
+	after := heapInUse()
+	per := float64(after-before) / n
+	t.Logf("%.0f bytes per znode (100-byte values)", per)
+	if per > 300 {
+		t.Fatalf("%.0f bytes per znode, budget 300", per)
+	}
+	runtime.KeepAlive(tr)
+}
+
+func BenchmarkApplyCreate(b *testing.B) {
+	tr := New()
+	tr.Apply(&jute.TxnHeader{Zxid: 1, Type: jute.OpCreate}, &jute.CreateTxn{Path: "/bench", ACL: jute.OpenACLUnsafe, ParentCVersion: -1})
+	value := bytes.Repeat([]byte{'v'}, 100)
+	rec := &jute.CreateTxn{Data: value, ACL: jute.OpenACLUnsafe, ParentCVersion: -1}
+	hdr := &jute.TxnHeader{ClientID: 1, Time: 1, Type: jute.OpCreate, Zxid: 1}
+	paths := make([]string, 1<<20)
+	for i := range paths {
+		paths[i] = "/bench/n" + pad(i, 7)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == len(paths) {
+			b.StopTimer()
+			tr = New()
+			tr.Apply(&jute.TxnHeader{Zxid: 1, Type: jute.OpCreate}, &jute.CreateTxn{Path: "/bench", ACL: jute.OpenACLUnsafe, ParentCVersion: -1})
+			i = 0
+			b.StartTimer()
+		}
+		hdr.Zxid++
+		rec.Path = paths[i]
+		i++
+		tr.Apply(hdr, rec)
+	}
+}
+
+func BenchmarkApplySetData(b *testing.B) {
+	tr := New()
+	buildLoad(tr, 10_000, 100)
+	value := bytes.Repeat([]byte{'w'}, 100)
+	hdr := &jute.TxnHeader{ClientID: 1, Time: 1, Type: jute.OpSetData, Zxid: tr.LastZxid()}
+	rec := &jute.SetDataTxn{Data: value}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		hdr.Zxid++
+		rec.Path = loadPath(i % 10_000)
+		rec.Version = int32(i)
+		i++
+		tr.Apply(hdr, rec)
+	}
+}
+
+func BenchmarkGetData(b *testing.B) {
+	tr := New()
+	buildLoad(tr, 100_000, 100)
+	paths := make([]string, 100_000)
+	for i := range paths {
+		paths[i] = loadPath(i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, err := tr.GetData(paths[i%len(paths)], nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGetDataParallel(b *testing.B) {
+	tr := New()
+	buildLoad(tr, 100_000, 100)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, _, err := tr.GetData(loadPath(i%100_000), nil, nil); err != nil {
+				b.Fatal(err)
+			}
+			i += 7
+		}
+	})
+}
+
+func BenchmarkWriteSnapshot(b *testing.B) {
+	tr := New()
+	buildLoad(tr, 100_000, 100)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if _, err := tr.WriteSnapshot(&buf, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len())/1e5, "bytes/znode-on-disk")
+}
+
+func BenchmarkReadSnapshot(b *testing.B) {
+	tr := New()
+	buildLoad(tr, 100_000, 100)
+	var buf bytes.Buffer
+	tr.WriteSnapshot(&buf, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := ReadSnapshot(bytes.NewReader(buf.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
