@@ -24,7 +24,7 @@ import (
 // Default locations of the Debian package.
 const (
 	DefaultJar     = "/usr/share/java/zookeeper.jar" // its manifest Class-Path lists the deps
-	DefaultConfDir = "/etc/zookeeper/conf"            // log4j config
+	DefaultConfDir = "/etc/zookeeper/conf"           // log4j config
 	mainClass      = "org.apache.zookeeper.server.ZooKeeperServerMain"
 )
 
