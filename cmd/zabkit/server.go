@@ -16,6 +16,7 @@ import (
 	"github.com/zabkit/zabkit/cmd/zabkit/confload"
 	"github.com/zabkit/zabkit/core/admin"
 	"github.com/zabkit/zabkit/core/config"
+	"github.com/zabkit/zabkit/core/metrics"
 	"github.com/zabkit/zabkit/core/node"
 	"github.com/zabkit/zabkit/core/registry"
 )
@@ -68,6 +69,8 @@ func serverMain(args []string) int {
 		_ = store.Close()
 		return exitRuntime
 	}
+	m := metrics.New()
+	n.Metrics = m
 	src := node.AdminSource{N: n}
 	wl := admin.ParseWhitelist(strings.Join(cfg.FourLetterWhitelist, ","), cfg.ReadOnlyMode)
 	n.IsFourLetterWord = admin.IsFourLetterWord
@@ -82,7 +85,7 @@ func serverMain(args []string) int {
 		return exitRuntime
 	}
 	if cfg.Admin.Enabled {
-		h := admin.Handler(src, admin.WithCommandURL(cfg.Admin.CommandURL))
+		h := admin.Handler(src, admin.WithCommandURL(cfg.Admin.CommandURL), admin.WithMetrics(m.Registry()))
 		go func() {
 			if err := admin.ListenAndServe(ctx, cfg.AdminAddr(), h); err != nil {
 				log.Error("admin server not available", "addr", cfg.AdminAddr(), "err", err)

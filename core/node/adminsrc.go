@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/zabkit/zabkit/core/admin"
-	"github.com/zabkit/zabkit/core/proto/jute"
 )
 
 // AdminSource adapts a node to the operations surface (four-letter words,
@@ -45,6 +44,7 @@ func (a AdminSource) ServerStats() admin.ServerStats {
 		st.Latency = n.srv.LatencyMs()
 		st.AliveConnections = int64(len(n.srv.Connections()))
 	}
+	st.OpenFileDescriptors, st.MaxFileDescriptors = admin.FileDescriptorCounts()
 	if snaps, err := n.store.Snapshots(); err == nil && len(snaps) > 0 {
 		st.LastSnapshotZxid = snaps[0].Zxid
 	}
@@ -67,7 +67,7 @@ func (a AdminSource) Connections() []admin.ConnStats {
 			LastLatency: i.LastLatencyMs, Latency: i.Latency,
 		}
 		if i.LastOp != -1000 {
-			cs.LastOp = jute.OpName(i.LastOp)
+			cs.LastOp = admin.OpName(i.LastOp)
 		}
 		out = append(out, cs)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/zabkit/zabkit/core/config"
 	"github.com/zabkit/zabkit/core/datatree"
 	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/metrics"
 	"github.com/zabkit/zabkit/core/pipeline"
 	"github.com/zabkit/zabkit/core/proto/jute"
 	"github.com/zabkit/zabkit/core/server"
@@ -46,6 +47,8 @@ type Node struct {
 	FourLetterWord   func(word string, conn net.Conn)
 	IsFourLetterWord func(first int32) (string, bool)
 	PipelineHooks    pipeline.Hooks
+	// Metrics, when set, records requests, fsyncs and snapshots.
+	Metrics *metrics.Metrics
 
 	fatalCh   chan error
 	fatalOnce sync.Once
@@ -121,6 +124,25 @@ func (n *Node) Listen() error {
 		Now:                  func() int64 { return time.Now().UnixMilli() },
 	}, n.tree, n.sessions, max(n.tree.LastZxid(), n.store.LastZxid()))
 	hooks := n.PipelineHooks
+	if m := n.Metrics; m != nil {
+		userSynced, userSnap := hooks.Synced, hooks.Snapshotted
+		hooks.Synced = func(batch int, d time.Duration) {
+			m.ObserveFsync(d)
+			m.ObserveCommitBatch(batch)
+			if userSynced != nil {
+				userSynced(batch, d)
+			}
+		}
+		hooks.Snapshotted = func(zxid int64, d time.Duration, err error) {
+			if err == nil {
+				m.ObserveSnapshot(d)
+			}
+			if userSnap != nil {
+				userSnap(zxid, d, err)
+			}
+		}
+		m.SetStateFunc(n.metricsState)
+	}
 	userFatal := hooks.Fatal
 	hooks.Fatal = func(err error) {
 		if userFatal != nil {
@@ -141,6 +163,7 @@ func (n *Node) Listen() error {
 		MaxSessionTimeout: int32(cfg.MaxSessionTimeoutMs()),
 		FourLetterWord:    n.FourLetterWord,
 		IsFourLetterWord:  n.IsFourLetterWord,
+		Metrics:           n.Metrics,
 		Logger:            n.log,
 	}, n.proc, n.tree, n.sessions, n.auth, n.clock)
 	return n.srv.Listen()
@@ -350,4 +373,21 @@ func loadSnapshot(store ext.Store, zxid int64) (*datatree.Tree, map[int64]int32,
 	// starts after the name and is idempotent.
 	_, _ = io.Copy(io.Discard, rc)
 	return t, sess, nil
+}
+
+// metricsState samples gauges at scrape time.
+func (n *Node) metricsState() metrics.State {
+	ts := n.tree.Stats()
+	st := metrics.State{
+		Role: "standalone", GlobalSessions: int64(n.sessions.Len()),
+		Znodes: int64(ts.NodeCount), Watches: int64(ts.WatchCount), Ephemerals: int64(ts.EphemeralCount),
+		ApproxDataSize: ts.ApproxDataSize, LastZxid: n.tree.LastZxid(),
+	}
+	if n.srv != nil {
+		st.Connections = int64(len(n.srv.Connections()))
+	}
+	if n.proc != nil {
+		st.Outstanding = n.proc.Outstanding()
+	}
+	return st
 }

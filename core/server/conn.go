@@ -128,8 +128,10 @@ func (c *Conn) send(xid int32, zxid int64, errCode int32, body jute.Record) {
 	}
 	c.out = c.w.Bytes()
 	c.w.SetBytes(nil)
-	binary.BigEndian.PutUint32(c.out[start:], uint32(len(c.out)-start-4))
+	size := len(c.out) - start
+	binary.BigEndian.PutUint32(c.out[start:], uint32(size-4))
 	c.outMu.Unlock()
+	c.s.cfg.Metrics.AddBytesSent(size)
 	c.sent.Add(1)
 	c.s.stats.PacketsSent.Add(1)
 	c.signal()
@@ -234,6 +236,7 @@ func (c *Conn) readBody(n int32) ([]byte, error) {
 	}
 	c.recv.Add(1)
 	c.s.stats.PacketsReceived.Add(1)
+	c.s.cfg.Metrics.AddBytesReceived(int(n) + 4)
 	return buf, nil
 }
 
@@ -506,7 +509,7 @@ func (c *Conn) Applied(req *pipeline.Request, res *datatree.Result) {
 	pw := req.Tag.(*pendingWrite)
 	errCode, body := writeReply(req, res)
 	c.send(req.Cxid, req.Hdr.Zxid, errCode, body)
-	c.record(req.Hdr.Zxid, pw.start)
+	c.record(req.Op, errCode, req.Hdr.Zxid, pw.start)
 	for {
 		c.mu.Lock()
 		after := pw.after
@@ -530,8 +533,9 @@ func (c *Conn) Applied(req *pipeline.Request, res *datatree.Result) {
 	}
 }
 
-func (c *Conn) record(zxid int64, start time.Time) {
+func (c *Conn) record(op, errCode int32, zxid int64, start time.Time) {
 	d := time.Since(start)
+	c.s.cfg.Metrics.ObserveRequest(op, errCode, d)
 	us := d.Microseconds()
 	c.lastZxid.Store(zxid)
 	c.lastResp.Store(time.Now().UnixMilli())

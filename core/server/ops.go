@@ -91,7 +91,7 @@ func (c *Conn) execRead(hdr jute.RequestHeader, body []byte, start time.Time) {
 	zxid := c.s.tree.LastZxid()
 	c.send(xid, zxid, errCode, rec)
 	if hdr.Type != jute.OpPing {
-		c.record(zxid, start)
+		c.record(hdr.Type, errCode, zxid, start)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/zabkit/zabkit/core/admin"
 	"github.com/zabkit/zabkit/core/auth"
 	"github.com/zabkit/zabkit/core/datatree"
+	"github.com/zabkit/zabkit/core/metrics"
 	"github.com/zabkit/zabkit/core/pipeline"
 	"github.com/zabkit/zabkit/core/proto/jute"
 	"github.com/zabkit/zabkit/core/session"
@@ -44,7 +45,9 @@ type Config struct {
 	// IsFourLetterWord recognises a four-letter word from the first four
 	// bytes of a connection.
 	IsFourLetterWord func(first int32) (string, bool)
-	Logger           *slog.Logger
+	// Metrics records request latencies and traffic; nil records nothing.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Server accepts client connections.
