@@ -33,6 +33,7 @@ import (
 
 	"github.com/zabkit/zabkit/configs"
 	"github.com/zabkit/zabkit/core/config"
+	"github.com/zabkit/zabkit/core/registry"
 )
 
 // Result is a loaded configuration.
@@ -105,23 +106,26 @@ func Load(args, environ []string) (*Result, error) {
 	}
 
 	l := &loader{v: viper.New(), source: map[string]string{}, explicit: map[string]bool{}}
-	res := &Result{File: file}
-	if file == "" || !isZooCfg(file, nil) {
-		if err := l.defaults(); err != nil {
-			return nil, err
-		}
-	}
-	if file == "" {
-		res.Format = "embedded"
-	} else {
-		data, err := os.ReadFile(file)
-		if err != nil {
+	res := &Result{File: file, Format: "embedded"}
+	var data []byte
+	if file != "" {
+		var err error
+		if data, err = os.ReadFile(file); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		res.Format = "yaml"
 		if isZooCfg(file, data) {
 			res.Format = "zoo.cfg"
 		}
+	}
+	// A zoo.cfg starts from ZooKeeper's code defaults (config.Default);
+	// everything else from the embedded default.yaml.
+	if res.Format != "zoo.cfg" {
+		if err := l.defaults(); err != nil {
+			return nil, err
+		}
+	}
+	if file != "" {
 		if err := l.file(file, res.Format, data); err != nil {
 			return nil, err
 		}
@@ -159,10 +163,6 @@ func isZooCfg(path string, data []byte) bool {
 		return false
 	case ".cfg", ".properties", ".conf":
 		return true
-	}
-	if data == nil {
-		// Not read yet: treat as zoo.cfg only if the name says so.
-		return strings.Contains(strings.ToLower(filepath.Base(path)), "zoo.cfg")
 	}
 	for _, line := range splitLines(string(data)) {
 		line = strings.TrimSpace(line)
@@ -539,18 +539,10 @@ func (l *loader) resolve(c *config.Config) error {
 	if c.DataLogDir == "" {
 		c.DataLogDir = c.DataDir
 	}
-	for _, mc := range []*config.ModuleConfig{&c.Store, &c.Transport, &c.Election} {
-		mc.Module = strings.ToLower(mc.Module)
-	}
-	if c.Store.Module != "" && !strings.Contains(c.Store.Module, ".") {
-		c.Store.Module = "store." + c.Store.Module
-	}
-	if c.Transport.Module != "" && !strings.Contains(c.Transport.Module, ".") {
-		c.Transport.Module = "transport." + c.Transport.Module
-	}
-	if c.Election.Module != "" && !strings.Contains(c.Election.Module, ".") {
-		c.Election.Module = "election." + c.Election.Module
-	}
+	// `store.module: pebble` means store.pebble.
+	c.Store.Module = registry.ResolveID(registry.Store, c.Store.Module)
+	c.Transport.Module = registry.ResolveID(registry.Transport, c.Transport.Module)
+	c.Election.Module = registry.ResolveID(registry.Election, c.Election.Module)
 
 	if c.DynamicConfigFile != "" {
 		if err := l.readDynamic(c); err != nil {

@@ -111,6 +111,18 @@ func TestDefaultYAMLDocumentsEveryKey(t *testing.T) {
 	check(doc.Content[0], "")
 }
 
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range keyDefs {
+		if !strings.Contains(string(readme), "`"+d.name+"`") {
+			t.Errorf("configs/README.md does not document %s", d.name)
+		}
+	}
+}
+
 func TestYAMLAndZooCfgAreEquivalent(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -504,4 +516,16 @@ func FuzzParseYAML(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFormatSniffing(t *testing.T) {
+	dir := t.TempDir()
+	props := write(t, dir, "zkconf", "# zoo.cfg without an extension\nserver.1=a:1:2\ndataDir="+dir+"\n")
+	yml := write(t, dir, "zabconf", "# YAML without an extension\ndataDir: "+dir+"\nclientPortAddress: \"::1\"\n")
+	if r := mustLoad(t, []string{props}, nil); r.Format != "zoo.cfg" || r.Config.TickTime != 3000 {
+		t.Fatalf("sniffed %q tick %d", r.Format, r.Config.TickTime)
+	}
+	if r := mustLoad(t, []string{yml}, nil); r.Format != "yaml" || r.Config.ClientPortAddress != "::1" {
+		t.Fatalf("sniffed %q addr %q", r.Format, r.Config.ClientPortAddress)
+	}
 }
