@@ -459,6 +459,10 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 		writeAt = 0
 	}
 	end := writeAt + int64(len(buf))
+	// ZooKeeper's rule at the batch start, then again at its end so a
+	// batch never changes the file size and fdatasync has no size to
+	// record. (ZooKeeper's exact growth points cannot be reproduced
+	// anyway: it measures the position behind an 8 KiB write buffer.)
 	newSize := nextPrealloc(pos, size, s.step)
 	if end+padSlack >= newSize {
 		newSize = nextPrealloc(end, newSize, s.step)
