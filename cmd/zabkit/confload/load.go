@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,6 +49,13 @@ type Result struct {
 	Warnings []string
 }
 
+// LogWarnings logs each warning at WARN level.
+func (r *Result) LogWarnings(l *slog.Logger) {
+	for _, w := range r.Warnings {
+		l.Warn("config: " + w)
+	}
+}
+
 // ErrConfig is wrapped by every error Load returns for a bad configuration.
 var ErrConfig = errors.New("config")
 
@@ -69,7 +77,9 @@ func NewFlagSet() *pflag.FlagSet {
 		}
 		fs.String(d.flag, "", fmt.Sprintf("%s (key %s)", d.usage, d.name))
 		if d.isBool {
+			// `--flag` alone means true; a value needs `--flag=false`.
 			fs.Lookup(d.flag).NoOptDefVal = "true"
+			fs.Lookup(d.flag).Usage += " (--" + d.flag + "=false to turn off)"
 		}
 	}
 	return fs
