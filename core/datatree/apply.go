@@ -156,7 +156,7 @@ func (t *Tree) create(hdr *jute.TxnHeader, typ int32, path string, data []byte, 
 		return res
 	}
 	zxid := hdr.Zxid
-	if _, exists := parent.kids[name]; exists {
+	if parent.kids.get(name) != nil {
 		t.bumpCversion(parentPath, parent, parentCVersion, zxid)
 		res.Err = zkerr.NodeExists
 		return res
@@ -164,23 +164,21 @@ func (t *Tree) create(hdr *jute.TxnHeader, typ int32, path string, data []byte, 
 	t.bumpCversion(parentPath, parent, parentCVersion, zxid)
 
 	n := &node{
-		data:  copyData(data),
 		czxid: zxid, mzxid: zxid, pzxid: zxid,
 		ctime: hdr.Time, mtime: hdr.Time,
 		owner: owner,
 		acl:   t.acls.intern(acl),
 	}
+	n.setBuf(name, data)
 	t.digest -= t.hash(parentPath, parent)
 	if parent.kids == nil {
-		parent.kids = make(map[string]*node, 1)
+		parent.kids = &kidTable{}
 	}
-	// The name is cloned so the map key does not pin the txn's whole path
-	// string (or decode buffer) in memory.
-	parent.kids[cloneString(name)] = n
+	parent.kids.insert(n)
 	t.digest += t.hash(parentPath, parent)
 	t.digest += t.hash(path, n)
 	t.nodes++
-	t.dataSize += int64(len(path) + len(n.data))
+	t.dataSize += int64(len(path) + n.dataSize())
 	switch {
 	case IsContainer(owner):
 		t.containers[path] = struct{}{}
@@ -218,24 +216,6 @@ func (t *Tree) bumpCversion(path string, n *node, newCversion int32, zxid int64)
 	t.digest += t.hash(path, n)
 }
 
-func copyData(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	if len(b) == 0 {
-		return emptyData
-	}
-	c := make([]byte, len(b))
-	copy(c, b)
-	return c
-}
-
-func cloneString(s string) string {
-	b := make([]byte, len(s))
-	copy(b, s)
-	return string(b)
-}
-
 // delete removes a childless node. As in ZooKeeper, the parent's pzxid
 // advances even if the node is already gone (replay over a fuzzy
 // snapshot); its cversion does not change (it counts creates).
@@ -248,8 +228,8 @@ func (t *Tree) delete(path string, zxid int64) zkerr.Code {
 	if parent == nil {
 		return zkerr.NoNode
 	}
-	n := parent.kids[name]
-	if n != nil && len(n.kids) > 0 {
+	n := parent.kids.get(name)
+	if n != nil && n.kids.Len() > 0 {
 		// Prep rules this out; refuse rather than orphan a subtree.
 		return zkerr.NotEmpty
 	}
@@ -259,8 +239,8 @@ func (t *Tree) delete(path string, zxid int64) zkerr.Code {
 			parent.pzxid = zxid
 		}
 		if n != nil {
-			delete(parent.kids, name)
-			if len(parent.kids) == 0 {
+			parent.kids.remove(name)
+			if parent.kids.Len() == 0 {
 				parent.kids = nil
 			}
 		}
@@ -273,7 +253,7 @@ func (t *Tree) delete(path string, zxid int64) zkerr.Code {
 	acl := t.acls.get(n.acl)
 	t.acls.release(n.acl)
 	t.nodes--
-	t.dataSize -= int64(len(path) + len(n.data))
+	t.dataSize -= int64(len(path) + n.dataSize())
 	switch {
 	case IsContainer(n.owner):
 		delete(t.containers, path)
@@ -300,14 +280,14 @@ func (t *Tree) setData(path string, data []byte, version int32, zxid, time int64
 	}
 	t.digest -= t.hash(path, n)
 	if n != t.root {
-		t.dataSize -= int64(len(n.data))
+		t.dataSize -= int64(n.dataSize())
 	}
-	n.data = copyData(data)
+	n.setBuf(n.name(), data)
 	n.mtime = time
 	n.mzxid = zxid
 	n.version = version
 	if n != t.root {
-		t.dataSize += int64(len(n.data))
+		t.dataSize += int64(n.dataSize())
 	}
 	t.digest += t.hash(path, n)
 	st := n.clientStat()

@@ -77,8 +77,8 @@ func TestMemoryPerZnode(t *testing.T) {
 	after := heapInUse()
 	per := float64(after-before) / n
 	t.Logf("%.0f bytes per znode (100-byte values)", per)
-	if per > 300 {
-		t.Fatalf("%.0f bytes per znode, budget 300", per)
+	if per > 250 {
+		t.Fatalf("%.0f bytes per znode, budget 250", per)
 	}
 	runtime.KeepAlive(tr)
 }

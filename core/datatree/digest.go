@@ -37,7 +37,7 @@ func (t *Tree) hash(path string, n *node) uint64 {
 	// The path bytes are only read: viewing the string in place saves an
 	// allocation per mutation.
 	crc := crc32.Update(0, crc32.IEEETable, unsafe.Slice(unsafe.StringData(path), len(path)))
-	crc = crc32.Update(crc, crc32.IEEETable, n.data)
+	crc = crc32.Update(crc, crc32.IEEETable, n.data())
 	crc = crc32.Update(crc, crc32.IEEETable, b)
 	return uint64(crc)
 }
@@ -71,9 +71,7 @@ func (t *Tree) recomputeDigest() uint64 {
 		if path == "/" {
 			prefix = ""
 		}
-		for name, k := range n.kids {
-			walk(prefix+"/"+name, k)
-		}
+		n.kids.each(func(k *node) { walk(prefix+"/"+k.name(), k) })
 	}
 	walk("/", t.root)
 	return sum

@@ -113,14 +113,12 @@ func dump(t *Tree) string {
 	var walk func(path string, n *node)
 	walk = func(path string, n *node) {
 		lines = append(lines, fmt.Sprintf("%s data=%q nil=%v st=%+v acl=%v kids=%d",
-			path, n.data, n.data == nil, n.statPersisted(), t.acls.get(n.acl), len(n.kids)))
+			path, n.data(), n.data() == nil, n.statPersisted(), t.acls.get(n.acl), n.kids.Len()))
 		prefix := path
 		if path == "/" {
 			prefix = ""
 		}
-		for name, k := range n.kids {
-			walk(prefix+"/"+name, k)
-		}
+		n.kids.each(func(k *node) { walk(prefix+"/"+k.name(), k) })
 	}
 	walk("/", t.root)
 	sort.Strings(lines)
@@ -142,9 +140,21 @@ func checkInvariants(t testing.TB, tr *Tree) {
 	walk = func(path string, n *node) {
 		count++
 		if n != tr.root {
-			size += int64(len(path) + len(n.data))
-			if n.kids != nil && len(n.kids) == 0 {
-				t.Fatalf("%s: empty non-nil kids map", path)
+			size += int64(len(path) + n.dataSize())
+			if n.kids != nil && n.kids.Len() == 0 {
+				t.Fatalf("%s: empty non-nil kids table", path)
+			}
+			if k := n.kids; k != nil {
+				live := 0
+				k.each(func(c *node) {
+					live++
+					if k.get(c.name()) != c {
+						t.Fatalf("%s: child %q not found by name", path, c.name())
+					}
+				})
+				if live != int(k.n) || int(k.used) < live || 4*int(k.used) > 3*len(k.slots) {
+					t.Fatalf("%s: kid table n=%d used=%d live=%d slots=%d", path, k.n, k.used, live, len(k.slots))
+				}
 			}
 			switch {
 			case IsContainer(n.owner):
@@ -168,9 +178,7 @@ func checkInvariants(t testing.TB, tr *Tree) {
 		if path == "/" {
 			prefix = ""
 		}
-		for name, k := range n.kids {
-			walk(prefix+"/"+name, k)
-		}
+		n.kids.each(func(k *node) { walk(prefix+"/"+k.name(), k) })
 	}
 	walk("/", tr.root)
 	if count != tr.nodes || size != tr.dataSize {

@@ -111,8 +111,6 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 		sw.buf.WriteLong(int64(i) + 1)
 		jute.WriteACLs(sw.buf, e.acl)
 	}
-	root := t.root
-	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
 		t.acls.unhold()
@@ -123,7 +121,7 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 		b := sw.buf
 		b.WriteInt(int32(len(path)))
 		b.WriteRaw(path)
-		b.WriteBuffer(n.data)
+		b.WriteBuffer(n.data())
 		key := int64(-1)
 		if n.acl >= 0 && int(n.acl) < len(captured) && captured[n.acl] {
 			key = int64(n.acl) + 1
@@ -132,18 +130,13 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 		sp := n.statPersisted()
 		sp.Encode(b)
 	}
-	names := func(n *node) []string {
-		out := make([]string, 0, len(n.kids))
-		for name := range n.kids {
-			out = append(out, name)
-		}
-		return out
-	}
 
+	// Root goes out under the same lock as the start zxid.
 	var path []byte
+	writeNode(path, t.root)
+	stack := []snapFrame{{n: t.root, names: t.root.kids.names()}}
+	t.mu.Unlock()
 	t.mu.RLock()
-	writeNode(path, root)
-	stack := []snapFrame{{n: root, names: names(root)}}
 	batch := 0
 	for len(stack) > 0 {
 		if batch >= snapBatchNodes || sw.buf.Len() >= snapFlushBytes {
@@ -162,15 +155,15 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 		}
 		name := f.names[f.next]
 		f.next++
-		k := f.n.kids[name]
+		k := f.n.kids.get(name)
 		if k == nil || k.czxid > start {
 			continue
 		}
 		path = append(append(path[:f.plen], '/'), name...)
 		writeNode(path, k)
 		batch++
-		if len(k.kids) > 0 {
-			stack = append(stack, snapFrame{n: k, names: names(k), plen: len(path)})
+		if k.kids.Len() > 0 {
+			stack = append(stack, snapFrame{n: k, names: k.kids.names(), plen: len(path)})
 		}
 	}
 	zxid, digest := t.lastZxid, int64(t.digest)
@@ -385,9 +378,7 @@ func maxZxid(root *node) int64 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		m = max(m, n.czxid, n.mzxid, n.pzxid)
-		for _, k := range n.kids {
-			stack = append(stack, k)
-		}
+		n.kids.each(func(k *node) { stack = append(stack, k) })
 	}
 	return m
 }
@@ -478,11 +469,8 @@ func readNodes(s *snapReader, t *Tree, keyMap map[int64]int32) error {
 			}
 			acl = idx
 		}
-		if len(data) == 0 && data != nil {
-			data = emptyData
-		}
 		n := &node{
-			data: data, acl: acl,
+			acl:   acl,
 			czxid: sp.Czxid, mzxid: sp.Mzxid, pzxid: sp.Pzxid,
 			ctime: sp.Ctime, mtime: sp.Mtime,
 			version: sp.Version, cversion: sp.Cversion, aversion: sp.Aversion,
@@ -493,6 +481,7 @@ func readNodes(s *snapReader, t *Tree, keyMap map[int64]int32) error {
 			if t.root != nil {
 				return fmt.Errorf("%w: root appears twice", ErrCorrupt)
 			}
+			n.setBuf("", data)
 			t.root = n
 			t.nodes++
 			continue
@@ -508,13 +497,14 @@ func readNodes(s *snapReader, t *Tree, keyMap map[int64]int32) error {
 		if parent == nil {
 			return fmt.Errorf("%w: node %q precedes its parent", ErrCorrupt, path)
 		}
-		if _, dup := parent.kids[name]; dup {
+		if parent.kids.get(name) != nil {
 			return fmt.Errorf("%w: node %q appears twice", ErrCorrupt, path)
 		}
+		n.setBuf(name, data)
 		if parent.kids == nil {
-			parent.kids = make(map[string]*node, 1)
+			parent.kids = &kidTable{}
 		}
-		parent.kids[cloneString(name)] = n
+		parent.kids.insert(n)
 		t.nodes++
 		t.dataSize += int64(len(path) + len(data))
 		switch o := n.owner; {

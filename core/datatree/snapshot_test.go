@@ -221,7 +221,9 @@ func TestFuzzySnapshotUnderWrites(t *testing.T) {
 				rec = &jute.PathRecord{Path: p}
 			case 2:
 				typ = jute.OpCreate
-				rec = &jute.CreateTxn{Path: p, Data: []byte("re"), ACL: []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "ip", ID: fmt.Sprint(i)}}}, ParentCVersion: -1}
+				// As prep does: the parent's next stored cversion.
+				root, _ := a.tree.Node("/")
+				rec = &jute.CreateTxn{Path: p, Data: []byte("re"), ACL: []jute.ACL{{Perms: 31, ID: jute.Id{Scheme: "ip", ID: fmt.Sprint(i)}}}, ParentCVersion: root.Stat.Cversion + 1}
 			case 3:
 				typ = jute.OpSetACL
 				rec = &jute.SetACLTxn{Path: p, ACL: []jute.ACL{{Perms: 1, ID: jute.Id{Scheme: "ip", ID: fmt.Sprint(i)}}}, Version: int32(i)}

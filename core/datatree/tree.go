@@ -5,14 +5,15 @@
 //
 // Memory is the design constraint (a million znodes must fit in a small
 // fraction of what Apache ZooKeeper needs), so:
-//   - there is no map keyed by full path: each node holds a map of its
+//   - there is no map keyed by full path: each node holds a table of its
 //     children keyed by name, and a lookup walks the path's components
-//     (ZooKeeper paths are shallow; a lookup costs a few small-map probes);
-//     a node therefore stores neither its path nor its name, and a name is
-//     stored once, as its parent's map key;
-//   - a node is a fixed 96-byte struct with int32 versions and an index into
-//     an interned ACL cache (as ZooKeeper does), with a children map only
-//     once it has children;
+//     (ZooKeeper paths are shallow; a lookup costs a few probes); a node
+//     stores its name but not its path;
+//   - a node is a fixed 88-byte struct (96-byte size class) with int32
+//     versions and an index into an interned ACL cache (as ZooKeeper does);
+//     its name and data share one pointer-free allocation; its children are
+//     an open-addressing table of node pointers (9 bytes a slot) created
+//     with the first child;
 //   - there are no per-node watch structures; watches live in two
 //     watch.Managers keyed by path.
 //
@@ -64,10 +65,13 @@ func TTLOf(owner int64) int64 { return owner & MaxTTL }
 // IsEphemeral reports whether owner is a session (an ordinary ephemeral).
 func IsEphemeral(owner int64) bool { return owner != 0 && !IsContainer(owner) && !IsTTL(owner) }
 
-// node is one znode. Field order packs it into 96 bytes.
+// node is one znode, 88 bytes (a 96-byte size class). It holds no path:
+// its name lives in buf, ahead of its data (see kids.go).
 type node struct {
-	kids     map[string]*node // nil until the first child; keys are child names
-	data     []byte
+	kids     *kidTable // nil while the node has no children
+	buf      *byte     // name ‖ data; nil when both are empty
+	nameLen  int32
+	dataLen  int32 // -1 for null data
 	czxid    int64
 	mzxid    int64
 	pzxid    int64
@@ -80,7 +84,7 @@ type node struct {
 	acl      int32 // index into the ACL cache, nullACL for a null list
 }
 
-// emptyData is shared by every node with zero-length (non-null) data.
+// emptyData is what data() returns for zero-length (non-null) data.
 var emptyData = []byte{}
 
 func (n *node) statPersisted() jute.StatPersisted {
@@ -94,7 +98,7 @@ func (n *node) statPersisted() jute.StatPersisted {
 // clientStat is the Stat a client sees: cversion counts creates and
 // deletes, and containers and TTL nodes report owner 0.
 func (n *node) clientStat() jute.Stat {
-	nc := int32(len(n.kids))
+	nc := int32(n.kids.Len())
 	owner := n.owner
 	if !IsEphemeral(owner) {
 		owner = 0
@@ -102,7 +106,7 @@ func (n *node) clientStat() jute.Stat {
 	return jute.Stat{
 		Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime,
 		Version: n.version, Cversion: 2*n.cversion - nc, Aversion: n.aversion,
-		EphemeralOwner: owner, DataLength: int32(len(n.data)), NumChildren: nc,
+		EphemeralOwner: owner, DataLength: int32(n.dataSize()), NumChildren: nc,
 		Pzxid: n.pzxid,
 	}
 }
@@ -157,12 +161,18 @@ func newEmpty() *Tree {
 // world:anyone, aversion -1). Their stats are all zero.
 func New() *Tree {
 	t := newEmpty()
-	t.root = &node{data: emptyData, acl: nullACL}
-	zk := &node{data: emptyData, acl: nullACL}
-	quota := &node{data: emptyData, acl: nullACL}
-	config := &node{data: emptyData, acl: t.acls.intern(jute.ReadACLUnsafe), aversion: -1}
-	t.root.kids = map[string]*node{"zookeeper": zk}
-	zk.kids = map[string]*node{"quota": quota, "config": config}
+	t.root = &node{acl: nullACL}
+	zk := &node{acl: nullACL}
+	quota := &node{acl: nullACL}
+	config := &node{acl: t.acls.intern(jute.ReadACLUnsafe), aversion: -1}
+	zk.setBuf("zookeeper", emptyData)
+	quota.setBuf("quota", emptyData)
+	config.setBuf("config", emptyData)
+	t.root.kids = &kidTable{}
+	t.root.kids.insert(zk)
+	zk.kids = &kidTable{}
+	zk.kids.insert(quota)
+	zk.kids.insert(config)
 	t.nodes = 4
 	t.dataSize = int64(len(ZookeeperPath) + len(QuotaPath) + len(ConfigPath))
 	t.digest = t.hash("/", t.root) + t.hash(ZookeeperPath, zk)
@@ -184,9 +194,9 @@ func (t *Tree) lookup(path string) *node {
 	for {
 		i := strings.IndexByte(p, '/')
 		if i < 0 {
-			return n.kids[p]
+			return n.kids.get(p)
 		}
-		n = n.kids[p[:i]]
+		n = n.kids.get(p[:i])
 		if n == nil {
 			return nil
 		}
@@ -305,7 +315,7 @@ func (t *Tree) GetData(path string, chk func([]jute.ACL) error, w watch.Watcher)
 	if w != nil {
 		t.dataW.Add(path, w, watch.Standard)
 	}
-	return n.data, n.clientStat(), nil
+	return n.data(), n.clientStat(), nil
 }
 
 // Exists returns the node's client stat. A watch for w is registered even
@@ -344,11 +354,7 @@ func (t *Tree) GetChildren(path string, chk func([]jute.ACL) error, w watch.Watc
 	if w != nil {
 		t.childW.Add(path, w, watch.Standard)
 	}
-	kids := make([]string, 0, len(n.kids))
-	for name := range n.kids {
-		kids = append(kids, name)
-	}
-	return kids, n.clientStat(), nil
+	return n.kids.names(), n.clientStat(), nil
 }
 
 // GetACL returns a copy of the node's ACL and its client stat. The caller
@@ -391,12 +397,12 @@ func countDescendants(n *node) int {
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		c += len(x.kids)
-		for _, k := range x.kids {
-			if len(k.kids) > 0 {
+		c += x.kids.Len()
+		x.kids.each(func(k *node) {
+			if k.kids.Len() > 0 {
 				stack = append(stack, k)
 			}
-		}
+		})
 	}
 	return c
 }
@@ -431,7 +437,7 @@ func (t *Tree) Stats() Stats {
 	dw, cw := t.dataW.Count(), t.childW.Count()
 	return Stats{
 		NodeCount:      t.nodes + 1,
-		ApproxDataSize: t.dataSize + 1 + 2*int64(len(t.root.data)),
+		ApproxDataSize: t.dataSize + 1 + 2*int64(t.root.dataSize()),
 		EphemeralCount: eph,
 		WatchCount:     dw + cw,
 		DataWatches:    dw,
@@ -451,7 +457,7 @@ func (t *Tree) ReapCandidates(nowMs int64, maxNeverUsedMs int64, limit int) []st
 	var out []string
 	for p := range t.containers {
 		n := t.lookup(p)
-		if n == nil || len(n.kids) > 0 {
+		if n == nil || n.kids.Len() > 0 {
 			continue
 		}
 		if n.cversion > 0 || (maxNeverUsedMs > 0 && nowMs-n.mtime > maxNeverUsedMs) {
@@ -460,7 +466,7 @@ func (t *Tree) ReapCandidates(nowMs int64, maxNeverUsedMs int64, limit int) []st
 	}
 	for p := range t.ttls {
 		n := t.lookup(p)
-		if n == nil || len(n.kids) > 0 {
+		if n == nil || n.kids.Len() > 0 {
 			continue
 		}
 		if ttl := TTLOf(n.owner); ttl != 0 && nowMs-n.mtime > ttl {

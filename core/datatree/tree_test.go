@@ -12,8 +12,8 @@ import (
 )
 
 func TestNodeStructIs96Bytes(t *testing.T) {
-	if s := unsafe.Sizeof(node{}); s != 96 {
-		t.Fatalf("node is %d bytes; keep it at 96 (a size class)", s)
+	if s := unsafe.Sizeof(node{}); s > 96 {
+		t.Fatalf("node is %d bytes; keep it within the 96-byte size class", s)
 	}
 }
 
