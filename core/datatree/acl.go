@@ -27,6 +27,9 @@ type aclCache struct {
 	holdFree int
 	deferred []int32
 	scratch  jute.Writer
+	// last is the most recently interned index: most creates reuse the
+	// previous create's ACL, and comparing with it skips encoding.
+	last int32
 }
 
 type aclEntry struct {
@@ -36,7 +39,7 @@ type aclEntry struct {
 }
 
 func newACLCache() *aclCache {
-	return &aclCache{byEnc: make(map[string]int32)}
+	return &aclCache{byEnc: make(map[string]int32), last: -1}
 }
 
 // encode returns the canonical jute encoding of acl in the scratch buffer.
@@ -53,9 +56,14 @@ func (c *aclCache) intern(acl []jute.ACL) int32 {
 	if acl == nil {
 		return nullACL
 	}
+	if l := c.last; l >= 0 && int(l) < len(c.entries) && c.entries[l].refs > 0 && equalACL(c.entries[l].acl, acl) {
+		c.entries[l].refs++
+		return l
+	}
 	enc := c.encode(acl)
 	if idx, ok := c.byEnc[string(enc)]; ok { // no allocation for the lookup
 		c.entries[idx].refs++
+		c.last = idx
 		return idx
 	}
 	own := make([]jute.ACL, len(acl))
@@ -71,7 +79,20 @@ func (c *aclCache) intern(acl []jute.ACL) int32 {
 		c.entries = append(c.entries, e)
 	}
 	c.byEnc[e.enc] = idx
+	c.last = idx
 	return idx
+}
+
+func equalACL(a, b []jute.ACL) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // addRef counts one more use of an existing index (snapshot load).

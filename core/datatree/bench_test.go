@@ -116,11 +116,15 @@ func BenchmarkApplySetData(b *testing.B) {
 	value := bytes.Repeat([]byte{'w'}, 100)
 	hdr := &jute.TxnHeader{ClientID: 1, Time: 1, Type: jute.OpSetData, Zxid: tr.LastZxid()}
 	rec := &jute.SetDataTxn{Data: value}
+	paths := make([]string, 10_000)
+	for i := range paths {
+		paths[i] = loadPath(i)
+	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		hdr.Zxid++
-		rec.Path = loadPath(i % 10_000)
+		rec.Path = paths[i%len(paths)]
 		rec.Version = int32(i)
 		i++
 		tr.Apply(hdr, rec)
