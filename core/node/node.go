@@ -315,6 +315,9 @@ func Recover(store ext.Store, log *slog.Logger) (*datatree.Tree, map[int64]int32
 			log.Warn("skipping unreadable snapshot", "snapshot", s.Name, "err", err)
 			continue
 		}
+		// The tree's own idea of its last zxid may be later than the
+		// name (a fuzzy snapshot); replay restarts after the name.
+		t.SetLastZxid(s.Zxid)
 		tree, sessions, snapZxid = t, sess, s.Zxid
 		break
 	}

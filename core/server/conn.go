@@ -210,6 +210,15 @@ func (c *Conn) close() {
 	})
 }
 
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // closeAfterFlush closes once everything queued has been written.
 func (c *Conn) closeAfterFlush() {
 	c.outMu.Lock()

@@ -80,7 +80,16 @@ func (c *Conn) watcher(want bool) watch.Watcher {
 
 // execRead serves one read (or other non-txn request) and queues its reply.
 func (c *Conn) execRead(hdr jute.RequestHeader, body []byte, start time.Time) {
+	if c.isClosed() {
+		return
+	}
 	errCode, rec := c.readOp(hdr, body)
+	if c.isClosed() {
+		// The connection closed while the read ran (a deferred read on the
+		// apply goroutine); drop any watch it may just have registered.
+		c.s.tree.RemoveWatcher(c)
+		return
+	}
 	xid := hdr.Xid
 	switch hdr.Type {
 	case jute.OpPing:
