@@ -132,3 +132,12 @@ func splitPort(addr string) (string, int, error) {
 	}
 	return addr, 0, strconv.ErrSyntax
 }
+
+// Digests is the digest history for `hash`: zabkit keeps only the current
+// tree digest (ZooKeeper's algorithm, so the value matches a ZooKeeper
+// replica with the same data).
+func (a AdminSource) Digests() []admin.Digest {
+	return []admin.Digest{{Zxid: a.N.tree.LastZxid(), Digest: a.N.tree.Digest()}}
+}
+
+var _ admin.DigestSource = AdminSource{}

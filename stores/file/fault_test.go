@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,6 +24,8 @@ type faultFS struct {
 	truncateErr  error
 	writeErr     error // WriteAt writes writePartial bytes, then fails
 	writePartial int
+	renameErr    error // Rename to a file of this base name fails
+	renameTarget string
 }
 
 func (f *faultFS) set(fn func(*faultFS)) {
@@ -34,7 +37,7 @@ func (f *faultFS) set(fn func(*faultFS)) {
 func (f *faultFS) get() faultFS {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return faultFS{datasyncErr: f.datasyncErr, syncErr: f.syncErr, syncDirErr: f.syncDirErr, truncateErr: f.truncateErr, writeErr: f.writeErr, writePartial: f.writePartial}
+	return faultFS{renameErr: f.renameErr, renameTarget: f.renameTarget, datasyncErr: f.datasyncErr, syncErr: f.syncErr, syncDirErr: f.syncDirErr, truncateErr: f.truncateErr, writeErr: f.writeErr, writePartial: f.writePartial}
 }
 
 func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (file.File, error) {
@@ -43,6 +46,13 @@ func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (file.File, 
 		return nil, err
 	}
 	return &faultFile{File: inner, fs: f}, nil
+}
+
+func (f *faultFS) Rename(oldpath, newpath string) error {
+	if st := f.get(); st.renameErr != nil && filepath.Base(newpath) == st.renameTarget {
+		return st.renameErr
+	}
+	return f.OSFS.Rename(oldpath, newpath)
 }
 
 func (f *faultFS) SyncDir(name string) error {
@@ -249,5 +259,36 @@ func TestSaveMetaFsyncError(t *testing.T) {
 	m, err := s.LoadMeta()
 	if err != nil || m.CurrentEpoch != 1 || m.AcceptedEpoch != 1 {
 		t.Fatalf("LoadMeta after a failed SaveMeta = %+v, %v; want the old epochs", m, err)
+	}
+}
+
+// SaveMeta writes zabkit.meta (all fields) first; if the epoch files then
+// fail to update, LoadMeta still returns the new metadata as a whole.
+func TestSaveMetaAtomicAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	ffs := &faultFS{}
+	s := openFault(t, dir, ffs)
+	if err := s.SaveMeta(ext.Meta{CurrentEpoch: 1, AcceptedEpoch: 1, LastVote: []byte("old"), DBID: 5}); err != nil {
+		t.Fatal(err)
+	}
+	ffs.set(func(f *faultFS) { f.renameErr, f.renameTarget = syscall.EIO, "currentEpoch" })
+	if err := s.SaveMeta(ext.Meta{CurrentEpoch: 2, AcceptedEpoch: 3, LastVote: []byte("new"), DBID: 5}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("SaveMeta = %v, want EIO", err)
+	}
+	ffs.set(func(f *faultFS) { f.renameErr = nil })
+	s.Close()
+	s = mustOpen(t, file.Options{DataDir: dir})
+	m, err := s.LoadMeta()
+	if err != nil || m.CurrentEpoch != 2 || m.AcceptedEpoch != 3 || string(m.LastVote) != "new" {
+		t.Fatalf("LoadMeta = %+v, %v; want the whole new metadata", m, err)
+	}
+	// Renaming zabkit.meta itself failing leaves the whole old metadata.
+	ffs.set(func(f *faultFS) { f.renameErr, f.renameTarget = syscall.EIO, "zabkit.meta" })
+	s2 := openFault(t, dir, ffs)
+	if err := s2.SaveMeta(ext.Meta{CurrentEpoch: 4, AcceptedEpoch: 4, LastVote: []byte("newer")}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("SaveMeta = %v, want EIO", err)
+	}
+	if m, _ := s2.LoadMeta(); m.CurrentEpoch != 2 || m.AcceptedEpoch != 3 || string(m.LastVote) != "new" {
+		t.Fatalf("LoadMeta after a failed SaveMeta = %+v; want the previous metadata", m)
 	}
 }

@@ -295,8 +295,11 @@ func (s *Store) recoverLog() error {
 			}
 			s.log.Error("cutting txn log at corrupt record; later entries are dropped",
 				"file", lf.path, "offset", fc.corrupt.Offset, "reason", fc.corrupt.Reason)
-			for j := len(logs) - 1; j > i; j-- {
+			for j := len(logs) - 1; j > i; j-- { // newest first, as TruncateAfter
 				if err := s.fs.Remove(logs[j].path); err != nil {
+					return false, fmt.Errorf("store.file: %w", err)
+				}
+				if err := s.fs.SyncDir(s.logDir); err != nil {
 					return false, fmt.Errorf("store.file: %w", err)
 				}
 			}
@@ -693,6 +696,12 @@ func (s *Store) TruncateAfter(zxid int64) error {
 			victim := logs[len(logs)-1]
 			if err := s.fs.Remove(victim.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return s.fail("truncate: remove "+victim.path, err)
+			}
+			// One directory sync per removal keeps the order on disk:
+			// a power loss must not keep a later file whose
+			// predecessor is gone.
+			if err := s.fs.SyncDir(s.logDir); err != nil {
+				return s.fail("truncate: sync log dir", err)
 			}
 			logs = logs[:len(logs)-1]
 		}
