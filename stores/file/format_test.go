@@ -1,7 +1,9 @@
 package file_test
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"hash/adler32"
 	"os"
 	"path/filepath"
@@ -173,4 +175,21 @@ func TestPurgeKeepsLogForSnapshot(t *testing.T) {
 	if snap != 0 || logs != fileSize(t, logPath(dir, 4))+fileSize(t, logPath(dir, 7)) {
 		t.Fatalf("Usage = %d, %d", snap, logs)
 	}
+}
+
+func TestAppendRejectsBadEntries(t *testing.T) {
+	s := mustOpen(t, file.Options{DataDir: t.TempDir()})
+	good := storetest.Entry(5, 10)
+	bad := []ext.Entry{
+		{Zxid: 5, Data: good.Data[:31]},   // shorter than a TxnHeader
+		{Zxid: 6, Data: good.Data},        // header says 5
+		{Zxid: 5, Data: make([]byte, 40)}, // header says 0
+	}
+	for _, e := range bad {
+		if err := s.Append(context.Background(), []ext.Entry{storetest.Entry(1, 1), e}); !errors.Is(err, file.ErrBadEntry) {
+			t.Fatalf("Append(%d bytes for zxid %d) = %v, want ErrBadEntry", len(e.Data), e.Zxid, err)
+		}
+	}
+	storetest.CheckLog(t, s, 0, nil)
+	storetest.MustAppend(t, s, good)
 }

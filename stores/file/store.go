@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/proto/jute"
 )
 
 // Errors specific to this store; compare with errors.Is.
@@ -23,7 +24,8 @@ var (
 	// disk is unknown; the store refuses writes until it is reopened.
 	ErrUncertain = errors.New("store.file: earlier write failed; durability unknown, reopen the store")
 	// ErrBadEntry means an entry's data does not start with a TxnHeader
-	// carrying the entry's zxid. Nothing was written.
+	// carrying the entry's zxid, or is larger than the reader accepts
+	// (256 MiB). Nothing was written.
 	ErrBadEntry = errors.New("store.file: entry data does not match its zxid")
 )
 
@@ -424,8 +426,13 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 		if e.Zxid <= prev {
 			return fmt.Errorf("%w: %#x after %#x", ext.ErrZxidOrder, e.Zxid, prev)
 		}
-		if z, ok := entryZxid(e.Data); !ok || z != e.Zxid {
-			return fmt.Errorf("%w: zxid %#x", ErrBadEntry, e.Zxid)
+		// The reader trusts only records between a TxnHeader and
+		// maxEntryLen long; refuse to write what it would call torn.
+		if len(e.Data) < jute.TxnHeaderSize || len(e.Data) > maxEntryLen {
+			return fmt.Errorf("%w: zxid %#x has %d bytes", ErrBadEntry, e.Zxid, len(e.Data))
+		}
+		if z, _ := entryZxid(e.Data); z != e.Zxid {
+			return fmt.Errorf("%w: zxid %#x, header says %#x", ErrBadEntry, e.Zxid, z)
 		}
 		prev = e.Zxid
 	}
