@@ -55,6 +55,14 @@ func serverMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// Bind the client port first, as ZooKeeper does: clients that connect
+	// while the database is being recovered wait in the accept queue and
+	// are served the moment recovery ends, instead of backing off.
+	ln, err := net.Listen("tcp", cfg.ClientAddr())
+	if err != nil {
+		log.Error("cannot listen", "addr", cfg.ClientAddr(), "err", err)
+		return exitRuntime
+	}
 	store, err := registry.LoadStore(registry.Context{Context: ctx, Logger: log, Config: cfg}, cfg.Store)
 	if err != nil {
 		log.Error("cannot open store", "module", cfg.Store.Module, "err", err)
@@ -71,6 +79,7 @@ func serverMain(args []string) int {
 	}
 	m := metrics.New()
 	n.Metrics = m
+	n.Listener = ln
 	src := node.AdminSource{N: n}
 	wl := admin.ParseWhitelist(strings.Join(cfg.FourLetterWhitelist, ","), cfg.ReadOnlyMode)
 	n.IsFourLetterWord = admin.IsFourLetterWord

@@ -47,6 +47,8 @@ type Node struct {
 	FourLetterWord   func(word string, conn net.Conn)
 	IsFourLetterWord func(first int32) (string, bool)
 	PipelineHooks    pipeline.Hooks
+	// Listener, when set, is the already bound client listener.
+	Listener net.Listener
 	// Metrics, when set, records requests, fsyncs and snapshots.
 	Metrics *metrics.Metrics
 
@@ -166,6 +168,9 @@ func (n *Node) Listen() error {
 		Metrics:           n.Metrics,
 		Logger:            n.log,
 	}, n.proc, n.tree, n.sessions, n.auth, n.clock)
+	if n.Listener != nil {
+		n.srv.UseListener(n.Listener)
+	}
 	return n.srv.Listen()
 }
 

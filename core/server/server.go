@@ -96,8 +96,16 @@ func New(cfg Config, proc *pipeline.Processor, tree *datatree.Tree, sessions *se
 	}
 }
 
+// UseListener makes the server accept on an already bound listener. Binding
+// before the database is recovered (as ZooKeeper does) lets clients
+// connect during recovery; they are answered as soon as Serve starts.
+func (s *Server) UseListener(ln net.Listener) { s.ln = ln }
+
 // Listen binds the listener; Serve then accepts on it.
 func (s *Server) Listen() error {
+	if s.ln != nil {
+		return nil
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
