@@ -18,7 +18,7 @@ import (
 )
 
 // startNode runs an in-process standalone node on a free loopback port.
-func startNode(t *testing.T, disk *mem.Disk, tweak func(*config.Config)) (string, func()) {
+func startNode(t testing.TB, disk *mem.Disk, tweak func(*config.Config)) (string, func()) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.ClientPort = 0
