@@ -1,7 +1,9 @@
 package datatree
 
 import (
+	"bufio"
 	"bytes"
+	"os"
 	"runtime"
 	"strconv"
 	"testing"
@@ -187,5 +189,119 @@ func BenchmarkReadSnapshot(b *testing.B) {
 		if _, _, err := ReadSnapshot(bytes.NewReader(buf.Bytes())); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// buildFlat creates n znodes of valueSize bytes under one parent,
+// /zabkit-load/nNNNNNNNNNN, the layout the restart benchmark script loads.
+func buildFlat(tr *Tree, n, valueSize int) {
+	value := bytes.Repeat([]byte{'v'}, valueSize)
+	zxid := tr.LastZxid()
+	hdr := &jute.TxnHeader{ClientID: 1, Time: 1_700_000_000_000, Type: jute.OpCreate}
+	zxid++
+	hdr.Zxid = zxid
+	tr.Apply(hdr, &jute.CreateTxn{Path: "/zabkit-load", ACL: jute.OpenACLUnsafe, ParentCVersion: -1})
+	rec := &jute.CreateTxn{Data: value, ACL: jute.OpenACLUnsafe, ParentCVersion: -1}
+	buf := []byte("/zabkit-load/n")
+	for i := 0; i < n; i++ {
+		zxid++
+		hdr.Zxid = zxid
+		rec.Path = string(append(buf, pad(i, 10)...))
+		tr.Apply(hdr, rec)
+	}
+}
+
+// flatSnapshot1M writes a snapshot of 1M flat znodes to a temp file and
+// returns its path.
+func flatSnapshot1M(b *testing.B) string {
+	b.Helper()
+	tr := New()
+	buildFlat(tr, 1_000_000, 100)
+	f, err := os.CreateTemp(b.TempDir(), "snap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	if _, err := tr.WriteSnapshot(bw, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return f.Name()
+}
+
+// BenchmarkReadSnapshot1M loads a 1M-znode snapshot file (run with
+// -bench ReadSnapshot1M -benchtime 3x).
+func BenchmarkReadSnapshot1M(b *testing.B) {
+	name := flatSnapshot1M(b)
+	st, _ := os.Stat(name)
+	b.SetBytes(st.Size())
+	b.ResetTimer()
+	for b.Loop() {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr, _, err := ReadSnapshot(f)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.KeepAlive(tr)
+	}
+}
+
+// BenchmarkWriteSnapshot1M writes a 1M-znode tree to a file.
+func BenchmarkWriteSnapshot1M(b *testing.B) {
+	tr := New()
+	buildFlat(tr, 1_000_000, 100)
+	dir := b.TempDir()
+	b.ResetTimer()
+	for b.Loop() {
+		f, err := os.Create(dir + "/snap")
+		if err != nil {
+			b.Fatal(err)
+		}
+		bw := bufio.NewWriterSize(f, 256<<10)
+		if _, err := tr.WriteSnapshot(bw, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := bw.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// BenchmarkMemoryFlat1M reports the live heap per znode for 1M flat
+// znodes created by Apply, and for the same tree loaded from a snapshot.
+func BenchmarkMemoryFlat1M(b *testing.B) {
+	for b.Loop() {
+		before := heapInUse()
+		tr := New()
+		buildFlat(tr, 1_000_000, 100)
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/1e6, "bytes/znode")
+		var buf bytes.Buffer
+		tr.WriteSnapshot(&buf, nil)
+		tr = nil
+		raw := bytes.NewReader(buf.Bytes())
+		before = heapInUse()
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		loaded, _, err := ReadSnapshot(raw)
+		runtime.ReadMemStats(&ms1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		after = heapInUse()
+		runtime.KeepAlive(&buf)
+		b.ReportMetric(float64(after-before)/1e6, "loaded-bytes/znode")
+		b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1e6, "load-alloc-bytes/znode")
+		runtime.KeepAlive(loaded)
 	}
 }

@@ -33,6 +33,25 @@ func (n *node) setBuf(name string, data []byte) {
 	n.buf = &b[0]
 }
 
+// setBufBytes is setBuf for a name held in a byte slice.
+func (n *node) setBufBytes(name, data []byte) {
+	n.nameLen = int32(len(name))
+	if data == nil {
+		n.dataLen = -1
+	} else {
+		n.dataLen = int32(len(data))
+	}
+	size := len(name) + len(data)
+	if size == 0 {
+		n.buf = nil
+		return
+	}
+	b := make([]byte, size)
+	copy(b, name)
+	copy(b[len(name):], data)
+	n.buf = &b[0]
+}
+
 // name is the node's name (its key in the parent's table); "" for root.
 func (n *node) name() string {
 	if n.nameLen == 0 {
@@ -138,6 +157,46 @@ func (kt *kidTable) insert(c *node) {
 	kt.tags[i] = tagOf(h)
 	kt.slots[i] = c
 	kt.n++
+}
+
+// reserve grows the table, if needed, to hold want entries without a
+// rehash.
+func (kt *kidTable) reserve(want int) {
+	if 4*want > 3*len(kt.slots) {
+		kt.rehash(want)
+	}
+}
+
+// insertNew adds c, whose name hashes to h, unless a child of that name is
+// there already; it reports whether it added c. The caller has reserved
+// room.
+func (kt *kidTable) insertNew(c *node, h uint64) bool {
+	if 4*(int(kt.used)+1) > 3*len(kt.slots) {
+		kt.rehash(int(kt.n) + 1)
+	}
+	mask := len(kt.slots) - 1
+	tag := tagOf(h)
+	name := c.name()
+	free := -1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		switch t := kt.tags[i]; {
+		case t == tagEmpty:
+			if free < 0 {
+				free = i
+				kt.used++
+			}
+			kt.tags[free] = tag
+			kt.slots[free] = c
+			kt.n++
+			return true
+		case t == tagTomb:
+			if free < 0 {
+				free = i
+			}
+		case t == tag && kt.slots[i].name() == name:
+			return false
+		}
+	}
 }
 
 // remove deletes the child called name and reports whether it was there.
