@@ -61,7 +61,7 @@ func statField(t *testing.T, stat, name string) string {
 }
 
 func TestCommandsAgainstZooKeeper(t *testing.T) {
-	addr, _ := startZooKeeper(t)
+	addr := startZooKeeper(t)
 
 	if got := must(t, addr, "create", "/a", "hello"); got != "Created /a\n" {
 		t.Fatalf("create: %q", got)
@@ -160,7 +160,7 @@ func TestCommandsAgainstZooKeeper(t *testing.T) {
 }
 
 func TestAuthAndWhoAmI(t *testing.T) {
-	addr, _ := startZooKeeper(t)
+	addr := startZooKeeper(t)
 	if got := must(t, addr, "whoami"); got != "Auth scheme: User\nip: 127.0.0.1\n" {
 		t.Fatalf("whoami: %q", got)
 	}
@@ -222,7 +222,7 @@ func waitFor(t *testing.T, out *syncBuffer, want string) {
 }
 
 func TestInteractiveWatches(t *testing.T) {
-	addr, _ := startZooKeeper(t)
+	addr := startZooKeeper(t)
 	pr, pw := io.Pipe()
 	out := &syncBuffer{}
 	var errb syncBuffer
