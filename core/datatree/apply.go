@@ -156,7 +156,7 @@ func (t *Tree) create(hdr *jute.TxnHeader, typ int32, path string, data []byte, 
 		return res
 	}
 	zxid := hdr.Zxid
-	if parent.kids.get(name) != nil {
+	if parent.kids().get(name) != nil {
 		t.bumpCversion(parentPath, parent, parentCVersion, zxid)
 		res.Err = zkerr.NodeExists
 		return res
@@ -164,17 +164,17 @@ func (t *Tree) create(hdr *jute.TxnHeader, typ int32, path string, data []byte, 
 	t.bumpCversion(parentPath, parent, parentCVersion, zxid)
 
 	n := &node{
-		czxid: zxid, mzxid: zxid, pzxid: zxid,
+		czxid: zxid, mzxid: zxid,
 		ctime: hdr.Time, mtime: hdr.Time,
-		owner: owner,
-		acl:   t.acls.intern(acl),
+		acl: t.acls.intern(acl),
 	}
+	n.setExt(zxid, owner, 0, 0)
 	n.setBuf(name, data)
 	t.digest -= t.hash(parentPath, parent)
-	if parent.kids == nil {
-		parent.kids = &kidTable{}
+	if px := parent.ext(); px.kids == nil {
+		px.kids = &kidTable{}
 	}
-	parent.kids.insert(n)
+	parent.kids().insert(n)
 	t.digest += t.hash(parentPath, parent)
 	t.digest += t.hash(path, n)
 	t.nodes++
@@ -205,14 +205,15 @@ func (t *Tree) create(hdr *jute.TxnHeader, typ int32, path string, data []byte, 
 // forward: a replayed create must not roll back a later state.
 func (t *Tree) bumpCversion(path string, n *node, newCversion int32, zxid int64) {
 	if newCversion == -1 {
-		newCversion = n.cversion + 1
+		newCversion = n.cversion() + 1
 	}
-	if newCversion <= n.cversion {
+	if newCversion <= n.cversion() {
 		return
 	}
 	t.digest -= t.hash(path, n)
-	n.cversion = newCversion
-	n.pzxid = zxid
+	x := n.ext()
+	x.cversion = newCversion
+	x.pzxid = zxid
 	t.digest += t.hash(path, n)
 }
 
@@ -228,20 +229,20 @@ func (t *Tree) delete(path string, zxid int64) zkerr.Code {
 	if parent == nil {
 		return zkerr.NoNode
 	}
-	n := parent.kids.get(name)
-	if n != nil && n.kids.Len() > 0 {
+	n := parent.kids().get(name)
+	if n != nil && n.kids().Len() > 0 {
 		// Prep rules this out; refuse rather than orphan a subtree.
 		return zkerr.NotEmpty
 	}
-	if zxid > parent.pzxid || n != nil {
+	if zxid > parent.pzxid() || n != nil {
 		t.digest -= t.hash(parentPath, parent)
-		if zxid > parent.pzxid {
-			parent.pzxid = zxid
+		if zxid > parent.pzxid() {
+			parent.ext().pzxid = zxid
 		}
 		if n != nil {
-			parent.kids.remove(name)
-			if parent.kids.Len() == 0 {
-				parent.kids = nil
+			parent.kids().remove(name)
+			if parent.kids().Len() == 0 {
+				parent.x.kids = nil
 			}
 		}
 		t.digest += t.hash(parentPath, parent)
@@ -255,15 +256,15 @@ func (t *Tree) delete(path string, zxid int64) zkerr.Code {
 	t.nodes--
 	t.dataSize -= int64(len(path) + n.dataSize())
 	switch {
-	case IsContainer(n.owner):
+	case IsContainer(n.owner()):
 		delete(t.containers, path)
-	case IsTTL(n.owner):
+	case IsTTL(n.owner()):
 		delete(t.ttls, path)
-	case n.owner != 0:
-		if set := t.ephemerals[n.owner]; set != nil {
+	case n.owner() != 0:
+		if set := t.ephemerals[n.owner()]; set != nil {
 			delete(set, path)
 			if len(set) == 0 {
-				delete(t.ephemerals, n.owner)
+				delete(t.ephemerals, n.owner())
 			}
 		}
 	}
@@ -304,7 +305,7 @@ func (t *Tree) setACL(path string, acl []jute.ACL, version int32) (jute.Stat, zk
 	idx := t.acls.intern(acl) // before release, so an unchanged list keeps its slot
 	t.acls.release(n.acl)
 	n.acl = idx
-	n.aversion = version
+	n.ext().aversion = version
 	t.digest += t.hash(path, n)
 	return n.clientStat(), zkerr.OK
 }
@@ -470,7 +471,7 @@ func (t *Tree) SetWatches(relZxid int64, data, exist, child, persistent, recursi
 		switch n := t.lookup(p); {
 		case n == nil:
 			notify(jute.EventNodeDeleted, p)
-		case n.pzxid > relZxid:
+		case n.pzxid() > relZxid:
 			notify(jute.EventNodeChildrenChanged, p)
 		default:
 			t.childW.Add(p, w, watch.Standard)

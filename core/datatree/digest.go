@@ -27,13 +27,13 @@ func (t *Tree) hash(path string, n *node) uint64 {
 	b := t.hashBuf[:]
 	binary.BigEndian.PutUint64(b[0:], uint64(n.czxid))
 	binary.BigEndian.PutUint64(b[8:], uint64(n.mzxid))
-	binary.BigEndian.PutUint64(b[16:], uint64(n.pzxid))
+	binary.BigEndian.PutUint64(b[16:], uint64(n.pzxid()))
 	binary.BigEndian.PutUint64(b[24:], uint64(n.ctime))
 	binary.BigEndian.PutUint64(b[32:], uint64(n.mtime))
 	binary.BigEndian.PutUint32(b[40:], uint32(n.version))
-	binary.BigEndian.PutUint32(b[44:], uint32(n.cversion))
-	binary.BigEndian.PutUint32(b[48:], uint32(n.aversion))
-	binary.BigEndian.PutUint64(b[52:], uint64(n.owner))
+	binary.BigEndian.PutUint32(b[44:], uint32(n.cversion()))
+	binary.BigEndian.PutUint32(b[48:], uint32(n.aversion()))
+	binary.BigEndian.PutUint64(b[52:], uint64(n.owner()))
 	// The path bytes are only read: viewing the string in place saves an
 	// allocation per mutation.
 	crc := crc32.Update(0, crc32.IEEETable, unsafe.Slice(unsafe.StringData(path), len(path)))
@@ -71,7 +71,7 @@ func (t *Tree) recomputeDigest() uint64 {
 		if path == "/" {
 			prefix = ""
 		}
-		n.kids.each(func(k *node) { walk(prefix+"/"+k.name(), k) })
+		n.kids().each(func(k *node) { walk(prefix+"/"+k.name(), k) })
 	}
 	walk("/", t.root)
 	return sum

@@ -113,12 +113,12 @@ func dump(t *Tree) string {
 	var walk func(path string, n *node)
 	walk = func(path string, n *node) {
 		lines = append(lines, fmt.Sprintf("%s data=%q nil=%v st=%+v acl=%v kids=%d",
-			path, n.data(), n.data() == nil, n.statPersisted(), t.acls.get(n.acl), n.kids.Len()))
+			path, n.data(), n.data() == nil, n.statPersisted(), t.acls.get(n.acl), n.kids().Len()))
 		prefix := path
 		if path == "/" {
 			prefix = ""
 		}
-		n.kids.each(func(k *node) { walk(prefix+"/"+k.name(), k) })
+		n.kids().each(func(k *node) { walk(prefix+"/"+k.name(), k) })
 	}
 	walk("/", t.root)
 	sort.Strings(lines)
@@ -141,10 +141,10 @@ func checkInvariants(t testing.TB, tr *Tree) {
 		count++
 		if n != tr.root {
 			size += int64(len(path) + n.dataSize())
-			if n.kids != nil && n.kids.Len() == 0 {
+			if n.kids() != nil && n.kids().Len() == 0 {
 				t.Fatalf("%s: empty non-nil kids table", path)
 			}
-			if k := n.kids; k != nil {
+			if k := n.kids(); k != nil {
 				live := 0
 				k.each(func(c *node) {
 					live++
@@ -157,19 +157,19 @@ func checkInvariants(t testing.TB, tr *Tree) {
 				}
 			}
 			switch {
-			case IsContainer(n.owner):
+			case IsContainer(n.owner()):
 				cont++
 				if _, ok := tr.containers[path]; !ok {
 					t.Fatalf("container %s not tracked", path)
 				}
-			case IsTTL(n.owner):
+			case IsTTL(n.owner()):
 				ttl++
 				if _, ok := tr.ttls[path]; !ok {
 					t.Fatalf("ttl %s not tracked", path)
 				}
-			case n.owner != 0:
+			case n.owner() != 0:
 				eph++
-				if _, ok := tr.ephemerals[n.owner][path]; !ok {
+				if _, ok := tr.ephemerals[n.owner()][path]; !ok {
 					t.Fatalf("ephemeral %s not tracked", path)
 				}
 			}
@@ -178,7 +178,7 @@ func checkInvariants(t testing.TB, tr *Tree) {
 		if path == "/" {
 			prefix = ""
 		}
-		n.kids.each(func(k *node) { walk(prefix+"/"+k.name(), k) })
+		n.kids().each(func(k *node) { walk(prefix+"/"+k.name(), k) })
 	}
 	walk("/", tr.root)
 	if count != tr.nodes || size != tr.dataSize {

@@ -634,11 +634,11 @@ func (b *builder) add(path, data []byte, key int64, sp *jute.StatPersisted) (*no
 	}
 	n := &node{
 		acl:   acl,
-		czxid: sp.Czxid, mzxid: sp.Mzxid, pzxid: sp.Pzxid,
+		czxid: sp.Czxid, mzxid: sp.Mzxid,
 		ctime: sp.Ctime, mtime: sp.Mtime,
-		version: sp.Version, cversion: sp.Cversion, aversion: sp.Aversion,
-		owner: sp.EphemeralOwner,
+		version: sp.Version,
 	}
+	n.setExt(sp.Pzxid, sp.EphemeralOwner, sp.Cversion, sp.Aversion)
 	b.maxZxid = max(b.maxZxid, sp.Czxid, sp.Mzxid, sp.Pzxid)
 	if len(path) == 0 {
 		if t.root != nil {
@@ -682,10 +682,10 @@ func (b *builder) add(path, data []byte, key int64, sp *jute.StatPersisted) (*no
 	n.setBufBytes(path[i+1:], data)
 	h := hashName(n.name())
 	if direct {
-		if parent.kids == nil {
-			parent.kids = &kidTable{}
+		if px := parent.ext(); px.kids == nil {
+			px.kids = &kidTable{}
 		}
-		if !parent.kids.insertNew(n, h) {
+		if !parent.kids().insertNew(n, h) {
 			return nil, fmt.Errorf("%w: node %q appears twice", ErrCorrupt, path)
 		}
 	} else {
@@ -695,7 +695,7 @@ func (b *builder) add(path, data []byte, key int64, sp *jute.StatPersisted) (*no
 	b.pathBuf = append(b.pathBuf[:0], path...)
 	t.nodes++
 	t.dataSize += int64(len(path) + len(data))
-	switch o := n.owner; {
+	switch o := n.owner(); {
 	case IsContainer(o):
 		t.containers[string(path)] = struct{}{}
 	case IsTTL(o):
@@ -720,10 +720,10 @@ func (b *builder) pop() error {
 	if len(kids) == 0 {
 		return nil
 	}
-	kt := f.n.kids
+	kt := f.n.kids()
 	if kt == nil {
 		kt = &kidTable{}
-		f.n.kids = kt
+		f.n.ext().kids = kt
 	}
 	kt.reserve(kt.Len() + len(kids))
 	for _, k := range kids {

@@ -132,7 +132,7 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 	// Root goes out under the same lock as the start zxid.
 	var path []byte
 	writeNode(path, t.root)
-	stack := []snapFrame{{n: t.root, names: t.root.kids.names()}}
+	stack := []snapFrame{{n: t.root, names: t.root.kids().names()}}
 	t.mu.Unlock()
 	t.mu.RLock()
 	batch := 0
@@ -153,15 +153,15 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 		}
 		name := f.names[f.next]
 		f.next++
-		k := f.n.kids.get(name)
+		k := f.n.kids().get(name)
 		if k == nil || k.czxid > start {
 			continue
 		}
 		path = append(append(path[:f.plen], '/'), name...)
 		writeNode(path, k)
 		batch++
-		if k.kids.Len() > 0 {
-			stack = append(stack, snapFrame{n: k, names: k.kids.names(), plen: len(path)})
+		if k.kids().Len() > 0 {
+			stack = append(stack, snapFrame{n: k, names: k.kids().names(), plen: len(path)})
 		}
 	}
 	zxid, digest := t.lastZxid, int64(t.digest)

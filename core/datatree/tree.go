@@ -9,11 +9,12 @@
 //     children keyed by name, and a lookup walks the path's components
 //     (ZooKeeper paths are shallow; a lookup costs a few probes); a node
 //     stores its name but not its path;
-//   - a node is a fixed 88-byte struct (96-byte size class) with int32
-//     versions and an index into an interned ACL cache (as ZooKeeper does);
-//     its name and data share one pointer-free allocation; its children are
-//     an open-addressing table of node pointers (9 bytes a slot) created
-//     with the first child;
+//   - a node is a fixed 64-byte struct with int32 versions and an index
+//     into an interned ACL cache (as ZooKeeper does); what only parents,
+//     ephemerals and changed-ACL nodes need sits in a 32-byte side struct;
+//     its name and data share one pointer-free allocation; its children
+//     are an open-addressing table of node pointers (9 bytes a slot)
+//     created with the first child;
 //   - there are no per-node watch structures; watches live in two
 //     watch.Managers keyed by path.
 //
@@ -65,23 +66,86 @@ func TTLOf(owner int64) int64 { return owner & MaxTTL }
 // IsEphemeral reports whether owner is a session (an ordinary ephemeral).
 func IsEphemeral(owner int64) bool { return owner != 0 && !IsContainer(owner) && !IsTTL(owner) }
 
-// node is one znode, 88 bytes (a 96-byte size class). It holds no path:
-// its name lives in buf, ahead of its data (see kids.go).
+// node is one znode, 64 bytes (a 64-byte size class). It holds no path:
+// its name lives in buf, ahead of its data (see kids.go). What most
+// znodes -- leaves that are neither ephemeral nor ever had a child or an
+// ACL change -- have no use for lives in a separate nodeExt, allocated on
+// first need: children, pzxid (until it differs from czxid), the stored
+// cversion and aversion, and the ephemeral owner.
 type node struct {
+	buf     *byte    // name ‖ data; nil when both are empty
+	x       *nodeExt // nil: no children, pzxid == czxid, owner, cversion and aversion 0
+	czxid   int64
+	mzxid   int64
+	ctime   int64
+	mtime   int64
+	nameLen int32
+	dataLen int32 // -1 for null data
+	version int32
+	acl     int32 // index into the ACL cache, nullACL for a null list
+}
+
+// nodeExt is the part of a node most leaves do not need (32 bytes).
+type nodeExt struct {
 	kids     *kidTable // nil while the node has no children
-	buf      *byte     // name ‖ data; nil when both are empty
-	nameLen  int32
-	dataLen  int32 // -1 for null data
-	czxid    int64
-	mzxid    int64
 	pzxid    int64
-	ctime    int64
-	mtime    int64
 	owner    int64
-	version  int32
 	cversion int32 // stored: count of child creates
 	aversion int32
-	acl      int32 // index into the ACL cache, nullACL for a null list
+}
+
+func (n *node) kids() *kidTable {
+	if n.x == nil {
+		return nil
+	}
+	return n.x.kids
+}
+
+func (n *node) pzxid() int64 {
+	if n.x == nil {
+		return n.czxid
+	}
+	return n.x.pzxid
+}
+
+func (n *node) owner() int64 {
+	if n.x == nil {
+		return 0
+	}
+	return n.x.owner
+}
+
+func (n *node) cversion() int32 {
+	if n.x == nil {
+		return 0
+	}
+	return n.x.cversion
+}
+
+func (n *node) aversion() int32 {
+	if n.x == nil {
+		return 0
+	}
+	return n.x.aversion
+}
+
+// ext returns the node's nodeExt, allocating it (with the values the
+// node had without one) if needed.
+func (n *node) ext() *nodeExt {
+	if n.x == nil {
+		n.x = &nodeExt{pzxid: n.czxid}
+	}
+	return n.x
+}
+
+// setExt sets the nodeExt fields of a new node (czxid already set),
+// allocating a nodeExt only if one of them differs from its default.
+func (n *node) setExt(pzxid, owner int64, cversion, aversion int32) {
+	if pzxid == n.czxid && owner == 0 && cversion == 0 && aversion == 0 {
+		n.x = nil
+		return
+	}
+	n.x = &nodeExt{pzxid: pzxid, owner: owner, cversion: cversion, aversion: aversion}
 }
 
 // emptyData is what data() returns for zero-length (non-null) data.
@@ -90,24 +154,24 @@ var emptyData = []byte{}
 func (n *node) statPersisted() jute.StatPersisted {
 	return jute.StatPersisted{
 		Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime,
-		Version: n.version, Cversion: n.cversion, Aversion: n.aversion,
-		EphemeralOwner: n.owner, Pzxid: n.pzxid,
+		Version: n.version, Cversion: n.cversion(), Aversion: n.aversion(),
+		EphemeralOwner: n.owner(), Pzxid: n.pzxid(),
 	}
 }
 
 // clientStat is the Stat a client sees: cversion counts creates and
 // deletes, and containers and TTL nodes report owner 0.
 func (n *node) clientStat() jute.Stat {
-	nc := int32(n.kids.Len())
-	owner := n.owner
+	nc := int32(n.kids().Len())
+	owner := n.owner()
 	if !IsEphemeral(owner) {
 		owner = 0
 	}
 	return jute.Stat{
 		Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime,
-		Version: n.version, Cversion: 2*n.cversion - nc, Aversion: n.aversion,
+		Version: n.version, Cversion: 2*n.cversion() - nc, Aversion: n.aversion(),
 		EphemeralOwner: owner, DataLength: int32(n.dataSize()), NumChildren: nc,
-		Pzxid: n.pzxid,
+		Pzxid: n.pzxid(),
 	}
 }
 
@@ -164,15 +228,16 @@ func New() *Tree {
 	t.root = &node{acl: nullACL}
 	zk := &node{acl: nullACL}
 	quota := &node{acl: nullACL}
-	config := &node{acl: t.acls.intern(jute.ReadACLUnsafe), aversion: -1}
+	config := &node{acl: t.acls.intern(jute.ReadACLUnsafe)}
+	config.setExt(0, 0, 0, -1)
 	zk.setBuf("zookeeper", emptyData)
 	quota.setBuf("quota", emptyData)
 	config.setBuf("config", emptyData)
-	t.root.kids = &kidTable{}
-	t.root.kids.insert(zk)
-	zk.kids = &kidTable{}
-	zk.kids.insert(quota)
-	zk.kids.insert(config)
+	t.root.ext().kids = &kidTable{}
+	t.root.kids().insert(zk)
+	zk.ext().kids = &kidTable{}
+	zk.kids().insert(quota)
+	zk.kids().insert(config)
 	t.nodes = 4
 	t.dataSize = int64(len(ZookeeperPath) + len(QuotaPath) + len(ConfigPath))
 	t.digest = t.hash("/", t.root) + t.hash(ZookeeperPath, zk)
@@ -194,9 +259,9 @@ func (t *Tree) lookup(path string) *node {
 	for {
 		i := strings.IndexByte(p, '/')
 		if i < 0 {
-			return n.kids.get(p)
+			return n.kids().get(p)
 		}
-		n = n.kids.get(p[:i])
+		n = n.kids().get(p[:i])
 		if n == nil {
 			return nil
 		}
@@ -229,8 +294,8 @@ type NodeInfo struct {
 
 func (t *Tree) info(n *node) NodeInfo {
 	st := n.clientStat()
-	st.Cversion = n.cversion
-	st.EphemeralOwner = n.owner
+	st.Cversion = n.cversion()
+	st.EphemeralOwner = n.owner()
 	return NodeInfo{Stat: st, ACL: t.acls.get(n.acl)}
 }
 
@@ -354,7 +419,7 @@ func (t *Tree) GetChildren(path string, chk func([]jute.ACL) error, w watch.Watc
 	if w != nil {
 		t.childW.Add(path, w, watch.Standard)
 	}
-	return n.kids.names(), n.clientStat(), nil
+	return n.kids().names(), n.clientStat(), nil
 }
 
 // GetACL returns a copy of the node's ACL and its client stat. The caller
@@ -397,9 +462,9 @@ func countDescendants(n *node) int {
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		c += x.kids.Len()
-		x.kids.each(func(k *node) {
-			if k.kids.Len() > 0 {
+		c += x.kids().Len()
+		x.kids().each(func(k *node) {
+			if k.kids().Len() > 0 {
 				stack = append(stack, k)
 			}
 		})
@@ -457,19 +522,19 @@ func (t *Tree) ReapCandidates(nowMs int64, maxNeverUsedMs int64, limit int) []st
 	var out []string
 	for p := range t.containers {
 		n := t.lookup(p)
-		if n == nil || n.kids.Len() > 0 {
+		if n == nil || n.kids().Len() > 0 {
 			continue
 		}
-		if n.cversion > 0 || (maxNeverUsedMs > 0 && nowMs-n.mtime > maxNeverUsedMs) {
+		if n.cversion() > 0 || (maxNeverUsedMs > 0 && nowMs-n.mtime > maxNeverUsedMs) {
 			out = append(out, p)
 		}
 	}
 	for p := range t.ttls {
 		n := t.lookup(p)
-		if n == nil || n.kids.Len() > 0 {
+		if n == nil || n.kids().Len() > 0 {
 			continue
 		}
-		if ttl := TTLOf(n.owner); ttl != 0 && nowMs-n.mtime > ttl {
+		if ttl := TTLOf(n.owner()); ttl != 0 && nowMs-n.mtime > ttl {
 			out = append(out, p)
 		}
 	}

@@ -11,9 +11,12 @@ import (
 	"github.com/zabkit/zabkit/core/zkerr"
 )
 
-func TestNodeStructIs96Bytes(t *testing.T) {
-	if s := unsafe.Sizeof(node{}); s > 96 {
-		t.Fatalf("node is %d bytes; keep it within the 96-byte size class", s)
+func TestNodeStructSizes(t *testing.T) {
+	if s := unsafe.Sizeof(node{}); s > 64 {
+		t.Fatalf("node is %d bytes; keep it within the 64-byte size class", s)
+	}
+	if s := unsafe.Sizeof(nodeExt{}); s > 32 {
+		t.Fatalf("nodeExt is %d bytes; keep it within the 32-byte size class", s)
 	}
 }
 
