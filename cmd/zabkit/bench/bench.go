@@ -16,6 +16,12 @@
 //	create-delete  create a znode, then delete it (two ops)
 //	all            each of the above in turn
 //
+// With -ops N the measurement ends after N steps across all clients (a
+// create-delete step is two requests, so it reports 2N ops); otherwise it
+// lasts -duration. Warm-up and set-up are never measured. ops counts
+// successful requests; failed ones are counted in errors and make the exit
+// status 1.
+//
 // Other modes: -load-znodes N fills a tree with N znodes as fast as
 // pipelining allows and leaves them there (for memory/restart measurements);
 // -wait-read PATH polls until a getData of PATH succeeds and reports how
