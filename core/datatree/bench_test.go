@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/zabkit/zabkit/core/proto/jute"
 )
@@ -303,5 +304,26 @@ func BenchmarkMemoryFlat1M(b *testing.B) {
 		b.ReportMetric(float64(after-before)/1e6, "loaded-bytes/znode")
 		b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/1e6, "load-alloc-bytes/znode")
 		runtime.KeepAlive(loaded)
+	}
+}
+
+// BenchmarkCreatePause1M creates 1M children of one parent and reports the
+// slowest single Apply: a whole-table rehash under the write lock would
+// show up here as tens of milliseconds.
+func BenchmarkCreatePause1M(b *testing.B) {
+	for b.Loop() {
+		tr := New()
+		tr.Apply(&jute.TxnHeader{Zxid: 1, Type: jute.OpCreate}, &jute.CreateTxn{Path: "/zabkit-load", ACL: jute.OpenACLUnsafe, ParentCVersion: -1})
+		rec := &jute.CreateTxn{Data: bytes.Repeat([]byte{'v'}, 100), ACL: jute.OpenACLUnsafe, ParentCVersion: -1}
+		hdr := &jute.TxnHeader{ClientID: 1, Time: 1, Type: jute.OpCreate, Zxid: 1}
+		var worst time.Duration
+		for i := 0; i < 1_000_000; i++ {
+			hdr.Zxid++
+			rec.Path = "/zabkit-load/n" + pad(i, 10)
+			t0 := time.Now()
+			tr.Apply(hdr, rec)
+			worst = max(worst, time.Since(t0))
+		}
+		b.ReportMetric(float64(worst.Microseconds()), "worst-create-µs")
 	}
 }

@@ -152,9 +152,7 @@ func checkInvariants(t testing.TB, tr *Tree) {
 						t.Fatalf("%s: child %q not found by name", path, c.name())
 					}
 				})
-				if live != int(k.n) || int(k.used) < live || 4*int(k.used) > 3*len(k.slots) {
-					t.Fatalf("%s: kid table n=%d used=%d live=%d slots=%d", path, k.n, k.used, live, len(k.slots))
-				}
+				checkKidTable(t, path, k, live)
 			}
 			switch {
 			case IsContainer(n.owner()):
@@ -190,5 +188,34 @@ func checkInvariants(t testing.TB, tr *Tree) {
 	}
 	if te != eph || len(tr.containers) != cont || len(tr.ttls) != ttl {
 		t.Fatalf("tracked eph/cont/ttl %d/%d/%d, tree has %d/%d/%d", te, len(tr.containers), len(tr.ttls), eph, cont, ttl)
+	}
+}
+
+// checkKidTable checks a child table's counters and load against its
+// arrays, an in-progress resize included.
+func checkKidTable(t testing.TB, path string, k *kidTable, live int) {
+	t.Helper()
+	cur, used := 0, 0
+	for _, tag := range k.tags {
+		if tag&0x80 != 0 {
+			cur++
+		}
+		if tag != tagEmpty {
+			used++
+		}
+	}
+	old := 0
+	if o := k.old; o != nil {
+		for _, tag := range o.tags {
+			if tag&0x80 != 0 {
+				old++
+			}
+		}
+		if old != int(o.live) || old == 0 {
+			t.Fatalf("%s: resize in progress with %d entries to move, counter %d", path, old, o.live)
+		}
+	}
+	if live != int(k.n) || cur+old != live || used != int(k.used) || 4*(used+old) > 3*len(k.slots) {
+		t.Fatalf("%s: kid table n=%d used=%d/%d live=%d+%d slots=%d", path, k.n, k.used, used, cur, old, len(k.slots))
 	}
 }
