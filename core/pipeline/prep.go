@@ -545,7 +545,7 @@ func (p *Prepper) prepCloseSession(rec *record, zxid int64) jute.Record {
 	for path := range set {
 		paths = append(paths, path)
 	}
-	sort.Strings(paths)
+	p.javaSetOrder(paths)
 	for _, path := range paths {
 		if parent, err := p.lookup(parentOf(path)); err == nil {
 			p.recordDelete(rec, path, parent, zxid)
@@ -557,4 +557,100 @@ func (p *Prepper) prepCloseSession(rec *record, zxid int64) jute.Record {
 		p.sessions.SetClosing(id)
 	}
 	return &jute.CloseSessionTxn{Paths: paths, Present: true}
+}
+
+// javaSetOrder sorts a session's ephemerals the way ZooKeeper lists them
+// in a CloseSessionTxn. The order is visible to clients (it is the order of
+// the NodeDeleted events), so zabkit reproduces it. ZooKeeper keeps each
+// session's ephemerals in a java.util.HashSet (filled in creation order),
+// clones it when the session closes — a clone re-inserts the entries, in the
+// original's iteration order, into a table sized for the current count —
+// and adds the session's outstanding creates to the clone. HashSet
+// iteration is by bucket (the spread String.hashCode masked by the table
+// size), then insertion order within a bucket. The original table's size is
+// taken from the current count (Java's table never shrinks, so a session
+// that once held many more ephemerals iterates differently; rare).
+func (p *Prepper) javaSetOrder(paths []string) {
+	type entry struct {
+		path    string
+		hash    int32
+		czxid   int64
+		applied bool
+	}
+	entries := make([]entry, 0, len(paths))
+	for _, path := range paths {
+		h := javaStringHash(path)
+		e := entry{path: path, hash: h ^ int32(uint32(h)>>16)}
+		if c, ok := p.changes[path]; ok && c.exists {
+			e.czxid = c.stat.Czxid
+		} else if info, ok := p.tree.Node(path); ok {
+			e.czxid, e.applied = info.Stat.Czxid, true
+		}
+		entries = append(entries, e)
+	}
+	bucket := func(e entry, capacity int) int { return int(e.hash) & (capacity - 1) }
+	var base, added []entry
+	for _, e := range entries {
+		if e.applied {
+			base = append(base, e)
+		} else {
+			added = append(added, e)
+		}
+	}
+	// The original set: filled in creation order.
+	orig := 16
+	for float64(len(base)) > 0.75*float64(orig) {
+		orig *= 2
+	}
+	sort.SliceStable(base, func(i, j int) bool {
+		bi, bj := bucket(base[i], orig), bucket(base[j], orig)
+		if bi != bj {
+			return bi < bj
+		}
+		return base[i].czxid < base[j].czxid
+	})
+	// The clone: HashMap.putMapEntries sizes it for the current count.
+	capacity := 16
+	if len(base) > 0 {
+		capacity = tableSizeFor(int(float32(len(base))/0.75 + 1))
+	}
+	order := base
+	sort.SliceStable(order, func(i, j int) bool { return bucket(order[i], capacity) < bucket(order[j], capacity) })
+	// Outstanding creates join the clone in zxid order; a resize keeps the
+	// relative order within each new bucket.
+	sort.Slice(added, func(i, j int) bool { return added[i].czxid < added[j].czxid })
+	for _, e := range added {
+		order = append(order, e)
+		if float64(len(order)) > 0.75*float64(capacity) {
+			capacity *= 2
+		}
+		sort.SliceStable(order, func(i, j int) bool { return bucket(order[i], capacity) < bucket(order[j], capacity) })
+	}
+	for i, e := range order {
+		paths[i] = e.path
+	}
+}
+
+// tableSizeFor is java.util.HashMap.tableSizeFor: the next power of two.
+func tableSizeFor(c int) int {
+	n := 1
+	for n < c {
+		n <<= 1
+	}
+	return n
+}
+
+// javaStringHash is Java's String.hashCode over UTF-16 code units.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, r := range s {
+		if r >= 0x10000 {
+			r -= 0x10000
+			h = 31*h + int32(0xD800+(r>>10))
+			h = 31*h + int32(0xDC00+(r&0x3FF))
+			continue
+		}
+		h = 31*h + int32(r)
+	}
+	return h
 }

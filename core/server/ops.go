@@ -245,7 +245,13 @@ func (c *Conn) readOp(hdr jute.RequestHeader, body []byte) (int32, jute.Record) 
 		ids := *c.ids.Load()
 		out := &jute.WhoAmIResponse{Infos: make([]jute.ClientInfo, 0, len(ids))}
 		for _, id := range ids {
-			out.Infos = append(out.Infos, jute.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+			// As ZooKeeper's AuthUtil.getUser: the digest provider names
+			// the user without the password hash.
+			user := id.ID
+			if id.Scheme == "digest" {
+				user, _, _ = strings.Cut(user, ":")
+			}
+			out.Infos = append(out.Infos, jute.ClientInfo{AuthScheme: id.Scheme, User: user})
 		}
 		return 0, out
 	}

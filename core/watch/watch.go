@@ -236,6 +236,13 @@ func (m *Manager) Contains(path string, w Watcher) bool {
 	return ok
 }
 
+// Watched reports whether any watcher has a watch on exactly path.
+func (m *Manager) Watched(path string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.byPath[path]) > 0
+}
+
 // ModeOf returns w's mode on path and whether it has a watch there.
 func (m *Manager) ModeOf(path string, w Watcher) (Mode, bool) {
 	m.mu.Lock()
