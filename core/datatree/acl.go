@@ -9,6 +9,10 @@ import (
 // reads it back as OPEN_ACL_UNSAFE.
 const nullACL int32 = -1
 
+// aclDeleted marks a node deleted from the tree, which a snapshot walk
+// that listed it before the delete must skip.
+const aclDeleted int32 = -2
+
 // aclCache interns ACL lists, as ZooKeeper's ReferenceCountedACLCache does,
 // so a million nodes with the same ACL hold a 4-byte index each rather than
 // a copy of the list.

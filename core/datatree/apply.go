@@ -253,6 +253,7 @@ func (t *Tree) delete(path string, zxid int64) zkerr.Code {
 	t.digest -= t.hash(path, n)
 	acl := t.acls.get(n.acl)
 	t.acls.release(n.acl)
+	n.acl = aclDeleted // for a snapshot walk holding n
 	t.nodes--
 	t.dataSize -= int64(len(path) + n.dataSize())
 	switch {

@@ -3,10 +3,11 @@ package datatree
 import (
 	"errors"
 	"fmt"
-	"hash"
 	"hash/adler32"
 	"io"
 	"sort"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/zabkit/zabkit/core/proto/jute"
 )
@@ -27,38 +28,133 @@ const (
 	snapFlushBytes = 256 << 10
 )
 
-// snapWriter buffers jute output and keeps the running Adler32 of
-// everything written, which the seals record.
+// snapWriter buffers jute output. A goroutine of its own takes each
+// full buffer, adds it to the running Adler32 (which the seals record) and
+// writes it, while the walk encodes the next one into a second buffer.
 type snapWriter struct {
-	w   io.Writer
-	buf *jute.Writer
-	sum hash.Hash32
+	buf    *jute.Writer
+	out    chan []byte // full buffers; nil asks for the sums so far
+	free   chan []byte
+	reply  chan snapSum
+	done   chan struct{}
+	failed atomic.Bool
+}
+
+type snapSum struct {
+	sum uint32
 	err error
 }
 
+func newSnapWriter(w io.Writer) *snapWriter {
+	s := &snapWriter{
+		buf:   jute.NewWriter(make([]byte, 0, snapFlushBytes+64<<10)),
+		out:   make(chan []byte, 1),
+		free:  make(chan []byte, 1),
+		reply: make(chan snapSum),
+		done:  make(chan struct{}),
+	}
+	s.free <- make([]byte, 0, snapFlushBytes+64<<10)
+	go s.loop(w)
+	return s
+}
+
+func (s *snapWriter) loop(w io.Writer) {
+	defer close(s.done)
+	sum := adler32.New()
+	var err error
+	for b := range s.out {
+		if b == nil {
+			s.reply <- snapSum{sum: sum.Sum32(), err: err}
+			continue
+		}
+		if err == nil {
+			sum.Write(b)
+			if _, err = w.Write(b); err != nil {
+				s.failed.Store(true)
+			}
+		}
+		s.free <- b[:0]
+	}
+}
+
+// flush hands the buffer to the writer goroutine and continues in the
+// other one.
 func (s *snapWriter) flush() {
-	if s.err != nil {
+	if s.buf.Len() == 0 {
 		return
 	}
-	b := s.buf.Bytes()
-	s.sum.Write(b)
-	_, s.err = s.w.Write(b)
-	s.buf.Reset()
+	s.out <- s.buf.Bytes()
+	s.buf.SetBytes(<-s.free)
+}
+
+// sync waits until everything flushed is written and returns its Adler32
+// and the first write error.
+func (s *snapWriter) sync() snapSum {
+	s.flush()
+	s.out <- nil
+	return <-s.reply
+}
+
+// close stops the writer goroutine (it no longer uses the io.Writer once
+// close returns) and reports the first write error.
+func (s *snapWriter) close() error {
+	r := s.sync()
+	close(s.out)
+	<-s.done
+	return r.err
 }
 
 // seal writes the checksum of everything so far and the "/" marker, as
 // ZooKeeper's SnapStream.sealStream does.
 func (s *snapWriter) seal() {
-	s.flush()
-	s.buf.WriteLong(int64(s.sum.Sum32()))
+	s.buf.WriteLong(int64(s.sync().sum))
 	s.buf.WriteString("/")
 }
 
+// snapFrame is a node whose children the walk is writing. kids is taken
+// under the read lock; a child deleted since is marked (see aclDeleted)
+// and skipped, and one created since has a czxid after the walk's start.
 type snapFrame struct {
-	n     *node
-	names []string
-	next  int
-	plen  int
+	kids []*node
+	next int
+	plen int
+}
+
+// childList returns n's children roughly in address order. Which order
+// a snapshot lists siblings in does not matter, and nodes created together
+// lie together in memory: visiting them by address turns the walk's cache
+// misses (table order is random) into mostly sequential, prefetched reads,
+// several times faster for a big parent. A counting sort on 64 KiB (or
+// coarser) address regions is enough for that, and takes one pass.
+func childList(n *node) []*node {
+	kids := make([]*node, 0, n.kids().Len())
+	n.kids().each(func(c *node) { kids = append(kids, c) })
+	if len(kids) <= 256 {
+		return kids
+	}
+	lo, hi := ^uintptr(0), uintptr(0)
+	for _, k := range kids {
+		a := uintptr(unsafe.Pointer(k))
+		lo, hi = min(lo, a), max(hi, a)
+	}
+	shift := uint(16)
+	for (hi-lo)>>shift >= uintptr(len(kids)) {
+		shift++
+	}
+	counts := make([]int32, (hi-lo)>>shift+2)
+	for _, k := range kids {
+		counts[(uintptr(unsafe.Pointer(k))-lo)>>shift+1]++
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	out := make([]*node, len(kids))
+	for _, k := range kids {
+		b := (uintptr(unsafe.Pointer(k)) - lo) >> shift
+		out[counts[b]] = k
+		counts[b]++
+	}
+	return out
 }
 
 // WriteSnapshot writes the tree in ZooKeeper 3.8's snapshot format (spec
@@ -74,7 +170,13 @@ type snapFrame struct {
 // changed after the walk started is written with the null ACL key, and the
 // replayed setACL restores it.
 func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, error) {
-	sw := &snapWriter{w: w, buf: jute.NewWriter(make([]byte, 0, snapFlushBytes+64<<10)), sum: adler32.New()}
+	sw := newSnapWriter(w)
+	closed := false
+	defer func() {
+		if !closed {
+			sw.close()
+		}
+	}()
 	hdr := jute.FileHeader{Magic: jute.SnapshotMagic, Version: snapVersion, DBID: snapDBID}
 	hdr.Encode(sw.buf)
 
@@ -132,7 +234,7 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 	// Root goes out under the same lock as the start zxid.
 	var path []byte
 	writeNode(path, t.root)
-	stack := []snapFrame{{n: t.root, names: t.root.kids().names()}}
+	stack := []snapFrame{{kids: childList(t.root)}}
 	t.mu.Unlock()
 	t.mu.RLock()
 	batch := 0
@@ -140,28 +242,29 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 		if batch >= snapBatchNodes || sw.buf.Len() >= snapFlushBytes {
 			t.mu.RUnlock()
 			sw.flush()
-			if sw.err != nil {
-				return start, fmt.Errorf("datatree: write snapshot: %w", sw.err)
+			if sw.failed.Load() {
+				closed = true
+				return start, fmt.Errorf("datatree: write snapshot: %w", sw.close())
 			}
 			batch = 0
 			t.mu.RLock()
 		}
 		f := &stack[len(stack)-1]
-		if f.next >= len(f.names) {
+		if f.next >= len(f.kids) {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		name := f.names[f.next]
+		k := f.kids[f.next]
+		f.kids[f.next] = nil
 		f.next++
-		k := f.n.kids().get(name)
-		if k == nil || k.czxid > start {
+		if k.acl == aclDeleted || k.czxid > start {
 			continue
 		}
-		path = append(append(path[:f.plen], '/'), name...)
+		path = append(append(path[:f.plen], '/'), k.name()...)
 		writeNode(path, k)
 		batch++
 		if k.kids().Len() > 0 {
-			stack = append(stack, snapFrame{n: k, names: k.kids().names(), plen: len(path)})
+			stack = append(stack, snapFrame{kids: childList(k), plen: len(path)})
 		}
 	}
 	zxid, digest := t.lastZxid, int64(t.digest)
@@ -177,9 +280,9 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 	sw.buf.WriteInt(jute.DigestVersion)
 	sw.buf.WriteLong(digest)
 	sw.seal()
-	sw.flush()
-	if sw.err != nil {
-		return start, fmt.Errorf("datatree: write snapshot: %w", sw.err)
+	closed = true
+	if err := sw.close(); err != nil {
+		return start, fmt.Errorf("datatree: write snapshot: %w", err)
 	}
 	return start, nil
 }
