@@ -70,20 +70,41 @@ func BenchmarkMemory1M(b *testing.B) {
 }
 
 // TestMemoryPerZnode guards the memory design on 100k znodes (the per-node
-// cost does not depend on the count). The bound is generous enough for Go
-// map growth phases but fails if a per-node allocation creeps in.
+// cost does not depend on the count), built by Apply and loaded from a
+// snapshot. A 64-byte node plus a 112-byte name+data block plus its child
+// table slots is about 195 bytes; the bound fails if a per-node allocation
+// (even a 16-byte one) creeps in.
 func TestMemoryPerZnode(t *testing.T) {
 	const n = 100_000
+	const budget = 210
 	before := heapInUse()
 	tr := New()
 	buildLoad(tr, n, 100)
 	after := heapInUse()
 	per := float64(after-before) / n
 	t.Logf("%.0f bytes per znode (100-byte values)", per)
-	if per > 250 {
-		t.Fatalf("%.0f bytes per znode, budget 250", per)
+	if per > budget {
+		t.Fatalf("%.0f bytes per znode, budget %d", per, budget)
 	}
-	runtime.KeepAlive(tr)
+	var buf bytes.Buffer
+	if _, err := tr.WriteSnapshot(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr = nil
+	raw := bytes.NewReader(buf.Bytes())
+	before = heapInUse()
+	loaded, _, err := ReadSnapshot(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after = heapInUse()
+	per = float64(after-before) / n
+	t.Logf("%.0f bytes per znode loaded from a snapshot", per)
+	if per > budget {
+		t.Fatalf("%.0f bytes per loaded znode, budget %d", per, budget)
+	}
+	runtime.KeepAlive(loaded)
+	runtime.KeepAlive(&buf)
 }
 
 func BenchmarkApplyCreate(b *testing.B) {
