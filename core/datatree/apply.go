@@ -419,7 +419,10 @@ func (t *Tree) RemoveWatches(path string, watcherType int32, w watch.Watcher, ch
 	defer t.mu.RUnlock()
 	op := func(m *watch.Manager) bool {
 		if checkOnly {
-			return m.Contains(path, w)
+			// ZooKeeper 3.8's WatchManager.containsWatcher answers true
+			// when any connection watches the path, not only the caller;
+			// checkWatches is kept byte-compatible with that.
+			return m.Watched(path)
 		}
 		return m.Remove(path, w)
 	}

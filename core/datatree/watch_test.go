@@ -217,8 +217,14 @@ func TestRemoveWatches(t *testing.T) {
 	w, other := &recorder{id: 1}, &recorder{id: 2}
 	a.tree.GetData("/p", nil, w)
 	a.tree.GetChildren("/p", nil, other)
-	if a.tree.RemoveWatches("/p", jute.WatcherChildren, w, true) {
-		t.Fatal("w has no child watch")
+	// checkWatches answers for any connection's watch, as ZooKeeper 3.8's
+	// WatchManager.containsWatcher does (other has the child watch) ...
+	if !a.tree.RemoveWatches("/p", jute.WatcherChildren, w, true) {
+		t.Fatal("check must see other's child watch")
+	}
+	// ... but removeWatches removes only the caller's own.
+	if a.tree.RemoveWatches("/p", jute.WatcherChildren, w, false) {
+		t.Fatal("w has no child watch to remove")
 	}
 	if !a.tree.RemoveWatches("/p", jute.WatcherData, w, true) || !a.tree.RemoveWatches("/p", jute.WatcherAny, w, true) {
 		t.Fatal("check did not find the data watch")
