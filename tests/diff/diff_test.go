@@ -147,7 +147,7 @@ func runSeed(t *testing.T, seed uint64, nOps int, srvA, srvB *launch.Server, mix
 		}
 		if div != nil {
 			t.Fatalf("DIVERGENCE seed=%d op=%d\n  op: %s\n  in: %s\n  A (%s): %s\n  B (%s): %s\n%s\nreplay: %s=%d %s=%d",
-				seed, i, Describe(op), div.What, srvA.Kind, div.A, srvB.Kind, div.B, recent(history, 12),
+				seed, i, Describe(op), div.What, srvA.Kind, div.A, srvB.Kind, div.B, recent(history, historyShown()),
 				envSeed, seed, envOps, i+1)
 		}
 		gen.Observe(op, oa)
@@ -198,4 +198,13 @@ func recent(h []step, n int) string {
 		}
 	}
 	return b.String()
+}
+
+// historyShown is how many steps a divergence report prints:
+// ZABKIT_DIFF_HISTORY, default 12.
+func historyShown() int {
+	if n, err := strconv.Atoi(os.Getenv("ZABKIT_DIFF_HISTORY")); err == nil && n > 0 {
+		return n
+	}
+	return 12
 }

@@ -213,3 +213,22 @@ func TestRawWriteZxids(t *testing.T) {
 		long.CloseSession(ctx)
 	})
 }
+
+// TestRawAuthEchoesXid: the server echoes whatever xid an auth request
+// carries. The Java client uses -4, but go-zookeeper sends auth with an
+// ordinary xid and waits for a reply with that xid.
+func TestRawAuthEchoesXid(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
+		ctx := testCtx(t)
+		c := rawDial(t, srv.Addr, zkraw.Options{})
+		for _, xid := range []int32{jute.XidAuth, 7} {
+			f, err := c.CallXid(ctx, xid, jute.OpAuth, &jute.AuthPacket{Scheme: "digest", Auth: []byte("dan:pw")})
+			if err != nil {
+				t.Fatalf("auth with xid %d: %v", xid, err)
+			}
+			if f.Header != (jute.ReplyHeader{Xid: xid, Zxid: 0, Err: 0}) || len(f.Body) != 0 {
+				t.Fatalf("auth with xid %d answered %+v body %x", xid, f.Header, f.Body)
+			}
+		}
+	})
+}
