@@ -27,20 +27,30 @@ var (
 		"3.8.4 checks READ on exists of an existing node; 3.8.0 does not (spec trap 8)"}
 	AllowNotifyNeedsRead = Allowance{"notification-needs-READ",
 		"3.8.4 delivers a watch event only to connections with READ on the node; 3.8.0 delivers it regardless (spec trap 8)"}
+	AllowPhantomWatch = Allowance{"exists-watch-only-on-3.8.0",
+		"an exists(watch) that 3.8.4 refused for lack of READ left a watch on 3.8.0 only: its event, or its removal, shows on 3.8.0 alone"}
 )
+
+// phantom is a watch that exists on side B (3.8.0) only, because side A
+// (3.8.4 semantics) refused the exists that set it.
+type phantom struct {
+	slot int
+	path string
+}
 
 // ACLModel tracks, from the reference server's replies, which ACL each
 // node was given and which digest ids each slot's session holds: enough to
 // decide whether a session may READ a node, which the READ allowances
 // need. Nodes the model has not seen are readable.
 type ACLModel struct {
-	acls map[string][]jute.ACL
-	ids  [Slots]map[string]bool
+	acls     map[string][]jute.ACL
+	ids      [Slots]map[string]bool
+	phantoms map[phantom]bool
 }
 
 // NewACLModel returns an empty model.
 func NewACLModel() *ACLModel {
-	m := &ACLModel{acls: map[string][]jute.ACL{}}
+	m := &ACLModel{acls: map[string][]jute.ACL{}, phantoms: map[phantom]bool{}}
 	for i := range m.ids {
 		m.ids[i] = map[string]bool{}
 	}
@@ -52,6 +62,13 @@ func (m *ACLModel) Observe(op Op, o *Outcome) {
 	switch op.Kind {
 	case KindOpen:
 		m.ids[op.Slot] = map[string]bool{}
+		return
+	case KindClose:
+		for p := range m.phantoms {
+			if p.slot == op.Slot {
+				delete(m.phantoms, p)
+			}
+		}
 		return
 	case KindAuth:
 		if o.AuthOK {
@@ -128,6 +145,16 @@ func Compare(op Op, a, b *Outcome, mixed bool, m *ACLModel) (used []Allowance, d
 		case mixed && op.Code == jute.OpExists && a.Err == int32(zkerr.NoAuth) && b.Err == 0 &&
 			!m.CanRead(op.Slot, op.Req.(*jute.PathWatchRequest).Path):
 			used = append(used, AllowExistsNeedsRead)
+			if r := op.Req.(*jute.PathWatchRequest); r.Watch {
+				m.phantoms[phantom{op.Slot, r.Path}] = true
+			}
+		case mixed && (op.Code == jute.OpRemoveWatches || op.Code == jute.OpCheckWatches) &&
+			a.Err == int32(zkerr.NoWatcher) && b.Err == 0 &&
+			m.phantoms[phantom{op.Slot, op.Req.(*jute.WatchTypeRequest).Path}]:
+			used = append(used, AllowPhantomWatch)
+			if op.Code == jute.OpRemoveWatches {
+				delete(m.phantoms, phantom{op.Slot, op.Req.(*jute.WatchTypeRequest).Path})
+			}
 		default:
 			return used, &Divergence{What: "reply", A: a.Reply, B: b.Reply}
 		}
@@ -135,12 +162,36 @@ func Compare(op Op, a, b *Outcome, mixed bool, m *ACLModel) (used []Allowance, d
 	check := func(what string, slot int, ea, eb []Event) *Divergence {
 		sa, sb := eventsString(ea), eventsString(eb)
 		if sa == sb {
+			// A data-watch event both sides saw fired any phantom too.
+			for _, e := range ea {
+				if e.Type != jute.EventNodeChildrenChanged {
+					delete(m.phantoms, phantom{slot, e.Path})
+				}
+			}
 			return nil
 		}
 		if mixed {
 			fa, fb := readable(ea, slot, m), readable(eb, slot, m)
 			if eventsString(fa) == sa && eventsString(fb) == sa {
 				used = append(used, AllowNotifyNeedsRead)
+				return nil
+			}
+			// Events only B has, each explained by a phantom watch.
+			var rest []Event
+			fired := map[phantom]bool{}
+			for _, e := range fb {
+				k := phantom{slot, e.Path}
+				if e.Type != jute.EventNodeChildrenChanged && m.phantoms[k] && !fired[k] {
+					fired[k] = true
+					continue
+				}
+				rest = append(rest, e)
+			}
+			if len(fired) > 0 && eventsString(rest) == eventsString(fa) && eventsString(fa) == sa {
+				for k := range fired {
+					delete(m.phantoms, k)
+				}
+				used = append(used, AllowPhantomWatch)
 				return nil
 			}
 		}
