@@ -27,13 +27,14 @@ var (
 		"3.8.4 checks READ on exists of an existing node; 3.8.0 does not (spec trap 8)"}
 	AllowNotifyNeedsRead = Allowance{"notification-needs-READ",
 		"3.8.4 delivers a watch event only to connections with READ on the node; 3.8.0 delivers it regardless (spec trap 8)"}
-	AllowPhantomWatch = Allowance{"exists-watch-only-on-3.8.0",
-		"an exists(watch) that 3.8.4 refused for lack of READ left a watch on 3.8.0 only: its event, or its removal, shows on 3.8.0 alone"}
+	AllowTaintedWatch = Allowance{"exists-watch-only-on-3.8.0",
+		"an exists(watch) that 3.8.4 refused for lack of READ set a watch on 3.8.0 only; with 3.8's one watch mode per path it may also have replaced a persistent watch there, so that session's events on the path and below, and its removeWatches there, may differ for the rest of the session"}
 )
 
-// phantom is a watch that exists on side B (3.8.0) only, because side A
-// (3.8.4 semantics) refused the exists that set it.
-type phantom struct {
+// taint marks a (slot, path) whose watches differ between the sides
+// because side A (3.8.4 semantics) refused an exists(watch) that side B
+// (3.8.0) accepted.
+type taint struct {
 	slot int
 	path string
 }
@@ -45,12 +46,12 @@ type phantom struct {
 type ACLModel struct {
 	acls     map[string][]jute.ACL
 	ids      [Slots]map[string]bool
-	phantoms map[phantom]bool
+	tainted  map[taint]bool
 }
 
 // NewACLModel returns an empty model.
 func NewACLModel() *ACLModel {
-	m := &ACLModel{acls: map[string][]jute.ACL{}, phantoms: map[phantom]bool{}}
+	m := &ACLModel{acls: map[string][]jute.ACL{}, tainted: map[taint]bool{}}
 	for i := range m.ids {
 		m.ids[i] = map[string]bool{}
 	}
@@ -64,9 +65,9 @@ func (m *ACLModel) Observe(op Op, o *Outcome) {
 		m.ids[op.Slot] = map[string]bool{}
 		return
 	case KindClose:
-		for p := range m.phantoms {
-			if p.slot == op.Slot {
-				delete(m.phantoms, p)
+		for k := range m.tainted {
+			if k.slot == op.Slot {
+				delete(m.tainted, k)
 			}
 		}
 		return
@@ -146,15 +147,14 @@ func Compare(op Op, a, b *Outcome, mixed bool, m *ACLModel) (used []Allowance, d
 			!m.CanRead(op.Slot, op.Req.(*jute.PathWatchRequest).Path):
 			used = append(used, AllowExistsNeedsRead)
 			if r := op.Req.(*jute.PathWatchRequest); r.Watch {
-				m.phantoms[phantom{op.Slot, r.Path}] = true
+				m.tainted[taint{op.Slot, r.Path}] = true
 			}
-		case mixed && (op.Code == jute.OpRemoveWatches || op.Code == jute.OpCheckWatches) &&
-			a.Err == int32(zkerr.NoWatcher) && b.Err == 0 &&
-			m.phantoms[phantom{op.Slot, op.Req.(*jute.WatchTypeRequest).Path}]:
-			used = append(used, AllowPhantomWatch)
-			if op.Code == jute.OpRemoveWatches {
-				delete(m.phantoms, phantom{op.Slot, op.Req.(*jute.WatchTypeRequest).Path})
-			}
+		case mixed && (op.Code == jute.OpRemoveWatches && m.isTainted(op.Slot, op.Req.(*jute.WatchTypeRequest).Path, false) ||
+			// checkWatches answers for any connection's watch on the path
+			// (3.8 quirk), so any slot's taint counts.
+			op.Code == jute.OpCheckWatches && m.taintedBySomeSlot(op.Req.(*jute.WatchTypeRequest).Path)) &&
+			errIn(a.Err, 0, int32(zkerr.NoWatcher)) && errIn(b.Err, 0, int32(zkerr.NoWatcher)):
+			used = append(used, AllowTaintedWatch)
 		default:
 			return used, &Divergence{What: "reply", A: a.Reply, B: b.Reply}
 		}
@@ -162,12 +162,6 @@ func Compare(op Op, a, b *Outcome, mixed bool, m *ACLModel) (used []Allowance, d
 	check := func(what string, slot int, ea, eb []Event) *Divergence {
 		sa, sb := eventsString(ea), eventsString(eb)
 		if sa == sb {
-			// A data-watch event both sides saw fired any phantom too.
-			for _, e := range ea {
-				if e.Type != jute.EventNodeChildrenChanged {
-					delete(m.phantoms, phantom{slot, e.Path})
-				}
-			}
 			return nil
 		}
 		if mixed {
@@ -176,23 +170,15 @@ func Compare(op Op, a, b *Outcome, mixed bool, m *ACLModel) (used []Allowance, d
 				used = append(used, AllowNotifyNeedsRead)
 				return nil
 			}
-			// Events only B has, each explained by a phantom watch.
-			var rest []Event
-			fired := map[phantom]bool{}
-			for _, e := range fb {
-				k := phantom{slot, e.Path}
-				if e.Type != jute.EventNodeChildrenChanged && m.phantoms[k] && !fired[k] {
-					fired[k] = true
-					continue
+			// Tainted paths, alone or with the READ rule on top.
+			ta, tb := m.untainted(ea, slot), m.untainted(eb, slot)
+			if len(ta) < len(ea) || len(tb) < len(eb) {
+				st := eventsString(ta)
+				if eventsString(tb) == st ||
+					(eventsString(readable(ta, slot, m)) == st && eventsString(readable(tb, slot, m)) == st) {
+					used = append(used, AllowTaintedWatch)
+					return nil
 				}
-				rest = append(rest, e)
-			}
-			if len(fired) > 0 && eventsString(rest) == eventsString(fa) && eventsString(fa) == sa {
-				for k := range fired {
-					delete(m.phantoms, k)
-				}
-				used = append(used, AllowPhantomWatch)
-				return nil
 			}
 		}
 		return &Divergence{What: what, A: sa, B: sb}
@@ -209,6 +195,52 @@ func Compare(op Op, a, b *Outcome, mixed bool, m *ACLModel) (used []Allowance, d
 		}
 	}
 	return used, nil
+}
+
+func errIn(e int32, codes ...int32) bool {
+	for _, c := range codes {
+		if e == c {
+			return true
+		}
+	}
+	return false
+}
+
+// isTainted reports whether path (or, with below, any ancestor of it) is
+// tainted for slot.
+func (m *ACLModel) isTainted(slot int, path string, below bool) bool {
+	if m.tainted[taint{slot, path}] {
+		return true
+	}
+	if !below {
+		return false
+	}
+	for k := range m.tainted {
+		if k.slot == slot && (k.path == "/" || strings.HasPrefix(path, k.path+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *ACLModel) taintedBySomeSlot(path string) bool {
+	for k := range m.tainted {
+		if k.path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// untainted drops events of slot on tainted paths and their subtrees.
+func (m *ACLModel) untainted(evs []Event, slot int) []Event {
+	var out []Event
+	for _, e := range evs {
+		if !m.isTainted(slot, e.Path, true) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func readable(evs []Event, slot int, m *ACLModel) []Event {

@@ -154,3 +154,34 @@ func FuzzRenderReply(f *testing.F) {
 		}
 	})
 }
+
+func TestTaintedWatchAllowance(t *testing.T) {
+	m := NewACLModel()
+	m.Observe(Op{Slot: 1, Kind: KindRequest, Code: jute.OpCreate}, &Outcome{Created: []Created{{Path: "/r", ACL: []jute.ACL{digestACL("alice", jute.PermAll)}}}})
+	exists := Op{Slot: 1, Kind: KindRequest, Code: jute.OpExists, Req: &jute.PathWatchRequest{Path: "/r", Watch: true}}
+	a, b := outcome("err=-102"), outcome("err=0")
+	a.Err = -102
+	if used, d := Compare(exists, a, b, true, m); d != nil || len(used) != 1 {
+		t.Fatalf("exists: %v %+v", used, d)
+	}
+	// zabkit kept a recursive watch on /r that 3.8.0's exists replaced.
+	set := Op{Slot: 0, Kind: KindRequest, Code: jute.OpCreate}
+	ea, eb := outcome("r"), outcome("r")
+	ea.Events[1] = []Event{{Type: jute.EventNodeCreated, State: 3, Path: "/r/x/y", Zxid: -1}}
+	if used, d := Compare(set, ea, eb, true, m); d != nil || len(used) != 1 || used[0] != AllowTaintedWatch {
+		t.Fatalf("tainted subtree event: %v %+v", used, d)
+	}
+	ea.Events[1], ea.Events[2] = nil, []Event{{Type: jute.EventNodeCreated, State: 3, Path: "/r/x", Zxid: -1}}
+	if _, d := Compare(set, ea, eb, true, m); d == nil {
+		t.Fatal("taint of slot 1 excused an event on slot 2")
+	}
+	ea.Events[2], ea.Events[1] = nil, []Event{{Type: jute.EventNodeCreated, State: 3, Path: "/rx", Zxid: -1}}
+	if _, d := Compare(set, ea, eb, true, m); d == nil {
+		t.Fatal("taint of /r excused an event on /rx")
+	}
+	m.Observe(Op{Slot: 1, Kind: KindClose}, &Outcome{})
+	ea.Events[1] = []Event{{Type: jute.EventNodeCreated, State: 3, Path: "/r/x", Zxid: -1}}
+	if _, d := Compare(set, ea, eb, true, m); d == nil {
+		t.Fatal("taint outlived its session")
+	}
+}

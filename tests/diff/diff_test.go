@@ -105,6 +105,7 @@ func TestDifferential(t *testing.T) {
 type step struct {
 	op   Op
 	a, b *Outcome
+	used []Allowance
 }
 
 func runSeed(t *testing.T, seed uint64, nOps int, srvA, srvB *launch.Server, mixed bool, allowed map[string]int) {
@@ -140,8 +141,8 @@ func runSeed(t *testing.T, seed uint64, nOps int, srvA, srvB *launch.Server, mix
 		if ea != nil || eb != nil {
 			t.Fatalf("seed %d op %d (%s): harness error: A: %v; B: %v", seed, i, Describe(op), ea, eb)
 		}
-		history = append(history, step{op, oa, ob})
 		used, div := Compare(op, oa, ob, mixed, model)
+		history = append(history, step{op, oa, ob, used})
 		for _, u := range used {
 			allowed[u.Name]++
 		}
@@ -188,13 +189,31 @@ func recent(h []step, n int) string {
 		h = h[len(h)-n:]
 	}
 	var b strings.Builder
-	b.WriteString("  recent history (A's replies):\n")
+	b.WriteString("  recent history (A's replies; B's where they differ):\n")
 	for _, s := range h {
 		fmt.Fprintf(&b, "    %s\n      -> %s\n", Describe(s.op), s.a.Reply)
-		for i, ev := range s.a.Events {
-			if len(ev) > 0 {
-				fmt.Fprintf(&b, "      slot %d events %s\n", i, eventsString(ev))
+		if s.b.Reply != s.a.Reply {
+			fmt.Fprintf(&b, "      B> %s\n", s.b.Reply)
+		}
+		if pa, pb := eventsString(s.a.PreEvents), eventsString(s.b.PreEvents); pa != "[]" || pb != "[]" {
+			fmt.Fprintf(&b, "      events before reply %s", pa)
+			if pb != pa {
+				fmt.Fprintf(&b, "  B> %s", pb)
 			}
+			b.WriteString("\n")
+		}
+		for i := range s.a.Events {
+			ea, eb := eventsString(s.a.Events[i]), eventsString(s.b.Events[i])
+			if ea != "[]" || eb != "[]" {
+				fmt.Fprintf(&b, "      slot %d events %s", i, ea)
+				if eb != ea {
+					fmt.Fprintf(&b, "  B> %s", eb)
+				}
+				b.WriteString("\n")
+			}
+		}
+		for _, u := range s.used {
+			fmt.Fprintf(&b, "      allowed: %s\n", u.Name)
 		}
 	}
 	return b.String()

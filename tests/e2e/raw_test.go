@@ -232,3 +232,72 @@ func TestRawAuthEchoesXid(t *testing.T) {
 		}
 	})
 }
+
+// TestRawOneWatchModePerPath pins ZooKeeper 3.8's watch table: one mode per
+// (connection, path). A one-shot watch set on a path that already has a
+// persistent-recursive watch replaces it, so after the one-shot fires the
+// path is not watched at all (ZOOKEEPER-4466 changed this only in 3.9).
+func TestRawOneWatchModePerPath(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
+		ctx := testCtx(t)
+		w := rawDial(t, srv.Addr, zkraw.Options{})
+		c := rawDial(t, srv.Addr, zkraw.Options{})
+		p := root + "/p"
+		if _, err := c.Create(ctx, p, nil, zkraw.OpenACL, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AddWatch(ctx, p, jute.AddWatchPersistentRecursive); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Exists(ctx, p, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SetData(ctx, p, []byte("1"), -1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Create(ctx, p+"/kid", nil, zkraw.OpenACL, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SetData(ctx, p, []byte("2"), -1); err != nil {
+			t.Fatal(err)
+		}
+		w.Ping(ctx)
+		if got, want := evString(w.Events()), fmt.Sprintf("(3 %s)", p); got != want {
+			t.Fatalf("events %s, want only %s", got, want)
+		}
+	})
+}
+
+// TestRawCheckWatchesSeesAnyConnection pins a 3.8 quirk: checkWatches
+// answers OK when any connection watches the path, while removeWatches
+// only removes (and reports) the caller's own watches.
+func TestRawCheckWatchesSeesAnyConnection(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
+		ctx := testCtx(t)
+		w := rawDial(t, srv.Addr, zkraw.Options{})
+		o := rawDial(t, srv.Addr, zkraw.Options{})
+		p := root + "/b"
+		check := func(c *zkraw.Conn, op int32) zkerr.Code {
+			f, err := c.Call(ctx, op, &jute.WatchTypeRequest{Path: p, Type: jute.WatcherAny})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f.Err()
+		}
+		if got := check(w, jute.OpCheckWatches); got != zkerr.NoWatcher {
+			t.Fatalf("checkWatches with no watch anywhere: %v", got)
+		}
+		if _, err := o.Exists(ctx, p, true); !errors.Is(err, zkerr.NoNode) {
+			t.Fatal(err)
+		}
+		if got := check(w, jute.OpCheckWatches); got != zkerr.OK {
+			t.Fatalf("checkWatches while another connection watches: %v, want OK", got)
+		}
+		if got := check(w, jute.OpRemoveWatches); got != zkerr.NoWatcher {
+			t.Fatalf("removeWatches of another connection's watch: %v, want NOWATCHER", got)
+		}
+		if got := check(o, jute.OpRemoveWatches); got != zkerr.OK {
+			t.Fatalf("removeWatches of own watch: %v", got)
+		}
+	})
+}
