@@ -44,9 +44,9 @@ type taint struct {
 // decide whether a session may READ a node, which the READ allowances
 // need. Nodes the model has not seen are readable.
 type ACLModel struct {
-	acls     map[string][]jute.ACL
-	ids      [Slots]map[string]bool
-	tainted  map[taint]bool
+	acls    map[string][]jute.ACL
+	ids     [Slots]map[string]bool
+	tainted map[taint]bool
 }
 
 // NewACLModel returns an empty model.
