@@ -72,9 +72,9 @@ func TestBadFrames(t *testing.T) {
 				if _, err := c.Create(ctx, eph, nil, zkraw.OpenACL, jute.FlagEphemeral); err != nil {
 					t.Fatal(err)
 				}
-				if err := tc.send(c); err != nil {
-					t.Fatal(err)
-				}
+				// The server may hang up while the bad bytes are still being
+				// written (it only needs the length), so a write error is fine.
+				_ = tc.send(c)
 				if fr := expectClose(t, c, tc.name); len(fr) != 0 {
 					t.Fatalf("expected no reply, got %d frames (first %+v)", len(fr), fr[0].Header)
 				}

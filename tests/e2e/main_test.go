@@ -161,8 +161,8 @@ func goConnect(t *testing.T, addr string, timeout time.Duration) (*zk.Conn, <-ch
 	// go-zookeeper calls wait for their reply without a deadline; a server
 	// that never answers would hang the test binary. Closing the client
 	// makes every pending call return an error instead.
-	watchdog := time.AfterFunc(2*time.Minute, func() {
-		t.Errorf("go-zookeeper client to %s still open after 2 minutes: closing it (a call never got its reply?)", addr)
+	watchdog := time.AfterFunc(time.Minute, func() {
+		t.Errorf("go-zookeeper client to %s still open after a minute: closing it (a call never got its reply?)", addr)
 		c.Close()
 	})
 	t.Cleanup(func() { watchdog.Stop(); c.Close() })
