@@ -433,6 +433,9 @@ func (p *Prepper) prepCreate(rec *record, op int32, body jute.Record, zxid, now 
 		return nil, zkerr.Wrap(zkerr.BadArguments, "unknown create flags %d", flags)
 	}
 	isTTL := flags == jute.FlagPersistentWithTTL || flags == jute.FlagPersistentSequentialWithTTL
+	if op == jute.OpCreateTTL && !isTTL {
+		return nil, zkerr.Wrap(zkerr.BadArguments, "createTTL needs a TTL mode, got flags %d", flags)
+	}
 	if isTTL && !p.cfg.ExtendedTypesEnabled {
 		return nil, zkerr.Wrap(zkerr.Unimplemented, "TTL nodes need zookeeper.extendedTypesEnabled=true")
 	}

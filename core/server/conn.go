@@ -274,6 +274,7 @@ func (c *Conn) serve() {
 		return
 	}
 	if !c.handshake(frame) {
+		c.closeAfterFlush()
 		<-c.done
 		return
 	}
@@ -286,6 +287,7 @@ func (c *Conn) serve() {
 			return
 		}
 		if !c.handle(frame) {
+			c.closeAfterFlush()
 			<-c.done
 			return
 		}
@@ -408,16 +410,18 @@ func (c *Conn) handle(frame []byte) bool {
 }
 
 func (c *Conn) handleAuth(hdr jute.RequestHeader, body []byte) bool {
+	// ZooKeeper echoes the request's xid (the Java client uses -4, other
+	// clients their own counter).
 	var ap jute.AuthPacket
 	if err := jute.Unmarshal(body, &ap); err != nil {
-		c.send(jute.XidAuth, 0, int32(zkerr.AuthFailed), nil)
+		c.send(hdr.Xid, 0, int32(zkerr.AuthFailed), nil)
 		c.closeAfterFlush()
 		return false
 	}
 	ids, err := c.s.auth.Authenticate(ap.Scheme, ap.Auth)
 	if err != nil {
 		c.s.log.Info("authentication failed", "scheme", ap.Scheme, "session", fmt.Sprintf("0x%x", c.session()))
-		c.send(jute.XidAuth, 0, int32(zkerr.AuthFailed), nil)
+		c.send(hdr.Xid, 0, int32(zkerr.AuthFailed), nil)
 		c.closeAfterFlush()
 		return false
 	}
@@ -436,7 +440,7 @@ func (c *Conn) handleAuth(hdr jute.RequestHeader, body []byte) bool {
 		}
 	}
 	c.ids.Store(&merged)
-	c.send(jute.XidAuth, 0, 0, nil)
+	c.send(hdr.Xid, 0, 0, nil)
 	return true
 }
 
@@ -468,6 +472,13 @@ func decodeWrite(op int32, body []byte) jute.Record {
 	}
 	if err := jute.Unmarshal(body, rec); err != nil {
 		return nil
+	}
+	if m, ok := rec.(*jute.MultiRequest); ok {
+		for _, o := range m.Ops {
+			if o.Type == jute.OpGetData || o.Type == jute.OpGetChildren {
+				return nil // reads cannot be mixed into a multi
+			}
+		}
 	}
 	return rec
 }

@@ -91,11 +91,8 @@ func (c *Conn) execRead(hdr jute.RequestHeader, body []byte, start time.Time) {
 		return
 	}
 	xid := hdr.Xid
-	switch hdr.Type {
-	case jute.OpPing:
-		xid = jute.XidPing
-	case jute.OpSetWatches, jute.OpSetWatches2:
-		xid = jute.XidSetWatches
+	if hdr.Type == jute.OpPing {
+		xid = jute.XidPing // ZooKeeper answers pings with a constant xid
 	}
 	zxid := c.s.tree.LastZxid()
 	c.send(xid, zxid, errCode, rec)
@@ -209,6 +206,11 @@ func (c *Conn) readOp(hdr jute.RequestHeader, body []byte) (int32, jute.Record) 
 		var r jute.MultiRequest
 		if jute.Unmarshal(body, &r) != nil {
 			return int32(zkerr.MarshallingError), nil
+		}
+		for _, o := range r.Ops {
+			if o.Type != jute.OpGetData && o.Type != jute.OpGetChildren {
+				return int32(zkerr.MarshallingError), nil // writes cannot be in a multiRead
+			}
 		}
 		return 0, c.multiRead(&r)
 
