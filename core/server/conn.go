@@ -273,8 +273,9 @@ func (c *Conn) serve() {
 		c.s.log.Warn("closing connection: bad connect frame", "remote", c.nc.RemoteAddr().String(), "err", err)
 		return
 	}
+	// handshake and handle close the connection themselves (at once, or
+	// after a final reply) whenever they return false.
 	if !c.handshake(frame) {
-		c.closeAfterFlush()
 		<-c.done
 		return
 	}
@@ -287,7 +288,6 @@ func (c *Conn) serve() {
 			return
 		}
 		if !c.handle(frame) {
-			c.closeAfterFlush()
 			<-c.done
 			return
 		}
@@ -378,6 +378,7 @@ func (c *Conn) handle(frame []byte) bool {
 	hdr.Decode(r)
 	if r.Err() != nil {
 		c.s.log.Warn("closing connection: truncated request header", "session", fmt.Sprintf("0x%x", c.session()))
+		c.close()
 		return false
 	}
 	body := r.Rest()
