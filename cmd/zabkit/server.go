@@ -8,7 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -43,13 +43,6 @@ func serverMain(args []string) int {
 		return exitConfig
 	}
 	cfg := res.Config
-	// A server's heap is mostly its data tree, which lives forever; the
-	// default GOGC=100 lets garbage grow to the size of the whole tree.
-	// 40 keeps resident memory within ~1.4× the tree for a few percent of
-	// CPU. The GOGC environment variable still overrides it.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(40)
-	}
 	log := newLogger(cfg.Log)
 	slog.SetDefault(log)
 	for _, w := range res.Warnings {
@@ -62,6 +55,20 @@ func serverMain(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOGC") == "" {
+		go tuneGC(ctx)
+	}
+
+	// ZABKIT_CPUPROFILE=FILE records a CPU profile until shutdown, for
+	// `go tool pprof`.
+	if path := os.Getenv("ZABKIT_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		} else {
+			log.Warn("cannot write CPU profile", "path", path, "err", err)
+		}
+	}
 
 	// Bind the client port first, as ZooKeeper does: clients that connect
 	// while the database is being recovered wait in the accept queue and
