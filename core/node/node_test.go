@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sort"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/zabkit/zabkit/core/config"
 	"github.com/zabkit/zabkit/core/node"
+	"github.com/zabkit/zabkit/core/proto/jute"
 	"github.com/zabkit/zabkit/stores/mem"
 )
 
@@ -231,5 +233,44 @@ func TestContainerReaped(t *testing.T) {
 			t.Fatal("empty container not reaped")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMaxClientCnxnsPerIP: beyond maxClientCnxns connections from one IP,
+// a new connection is closed before any reply, as ZooKeeper does; closing
+// one frees a slot.
+func TestMaxClientCnxnsPerIP(t *testing.T) {
+	addr, stop := startNode(t, mem.NewDisk(), func(c *config.Config) { c.MaxClientCnxns = 2 })
+	defer stop()
+	a := rawSession(t, addr)
+	b := rawSession(t, addr)
+	defer b.Close()
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}
+	_ = writeFrame(extra, jute.Marshal(&req))
+	if _, err := readFrame(extra); err == nil {
+		t.Fatal("a third connection from the same IP was served")
+	}
+	extra.Close()
+	a.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = writeFrame(c, jute.Marshal(&req))
+		_, err = readFrame(c)
+		c.Close()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("slot not freed after a connection closed")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
