@@ -228,20 +228,27 @@ func (n *Node) Run(ctx context.Context) error {
 	return runErr
 }
 
-// expireLoop closes sessions whose expiry bucket has passed, every tick.
-func (n *Node) expireLoop(ctx context.Context) {
-	t := time.NewTicker(time.Duration(n.cfg.TickTime) * time.Millisecond / 2)
+// every calls fn each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, id := range n.sessions.Expire(n.clock()) {
-				n.srv.ExpireSession(id)
-			}
+			fn()
 		}
 	}
+}
+
+// expireLoop closes sessions whose expiry bucket has passed, every half tick.
+func (n *Node) expireLoop(ctx context.Context) {
+	every(ctx, time.Duration(n.cfg.TickTime)*time.Millisecond/2, func() {
+		for _, id := range n.sessions.Expire(n.clock()) {
+			n.srv.ExpireSession(id)
+		}
+	})
 }
 
 // reapLoop deletes empty containers and expired TTL nodes, as ZooKeeper's
@@ -251,22 +258,12 @@ func (n *Node) reapLoop(ctx context.Context) {
 	if interval <= 0 {
 		return
 	}
-	limit := n.cfg.ContainerMaxPerMinute * int(max(interval, time.Second)/time.Second) / 60
-	if limit < 1 {
-		limit = 1
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for _, path := range n.tree.ReapCandidates(time.Now().UnixMilli(), int64(n.cfg.ContainerMaxNeverUsedIntervalMs), limit) {
-				_ = n.proc.Submit(&pipeline.Request{Op: jute.OpDeleteContainer, Record: &jute.PathRecord{Path: path}})
-			}
+	limit := max(1, n.cfg.ContainerMaxPerMinute*int(max(interval, time.Second)/time.Second)/60)
+	every(ctx, interval, func() {
+		for _, path := range n.tree.ReapCandidates(time.Now().UnixMilli(), int64(n.cfg.ContainerMaxNeverUsedIntervalMs), limit) {
+			_ = n.proc.Submit(&pipeline.Request{Op: jute.OpDeleteContainer, Record: &jute.PathRecord{Path: path}})
 		}
-	}
+	})
 }
 
 // purgeLoop keeps autopurge.snapRetainCount snapshots and the logs they
@@ -275,18 +272,11 @@ func (n *Node) purgeLoop(ctx context.Context) {
 	if n.cfg.AutopurgePurgeIntervalHours <= 0 {
 		return
 	}
-	t := time.NewTicker(time.Duration(n.cfg.AutopurgePurgeIntervalHours) * time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := Purge(n.store, n.cfg.AutopurgeSnapRetainCount); err != nil {
-				n.log.Warn("autopurge failed", "err", err)
-			}
+	every(ctx, time.Duration(n.cfg.AutopurgePurgeIntervalHours)*time.Hour, func() {
+		if err := Purge(n.store, n.cfg.AutopurgeSnapRetainCount); err != nil {
+			n.log.Warn("autopurge failed", "err", err)
 		}
-	}
+	})
 }
 
 // Purge keeps the newest retain snapshots and the logs they need.

@@ -289,17 +289,8 @@ func (p *Prepper) prepOne(rec *record, op int32, body jute.Record, top bool) (ju
 		if !ok {
 			return nil, zkerr.MarshallingError
 		}
-		if err := p.checkSession(req.SessionID); err != nil {
-			return nil, err
-		}
-		if err := ValidatePath(r.Path); err != nil {
-			return nil, err
-		}
-		node, err := p.lookup(r.Path)
+		node, err := p.existing(req, r.Path, jute.PermWrite, nil)
 		if err != nil {
-			return nil, err
-		}
-		if err := p.checkACL(node.acl, req.Auth, jute.PermWrite); err != nil {
 			return nil, err
 		}
 		v, err := checkVersion(node.stat.Version, r.Version, r.Path)
@@ -320,21 +311,12 @@ func (p *Prepper) prepOne(rec *record, op int32, body jute.Record, top bool) (ju
 		if !ok {
 			return nil, zkerr.MarshallingError
 		}
-		if err := p.checkSession(req.SessionID); err != nil {
-			return nil, err
-		}
-		if err := ValidatePath(r.Path); err != nil {
-			return nil, err
-		}
-		acl, err := auth.FixupACL(r.ACL, req.Auth)
+		var acl []jute.ACL
+		node, err := p.existing(req, r.Path, jute.PermAdmin, func() (err error) {
+			acl, err = auth.FixupACL(r.ACL, req.Auth)
+			return err
+		})
 		if err != nil {
-			return nil, err
-		}
-		node, err := p.lookup(r.Path)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.checkACL(node.acl, req.Auth, jute.PermAdmin); err != nil {
 			return nil, err
 		}
 		v, err := checkVersion(node.stat.Aversion, r.Version, r.Path)
@@ -353,17 +335,8 @@ func (p *Prepper) prepOne(rec *record, op int32, body jute.Record, top bool) (ju
 		if !ok {
 			return nil, zkerr.MarshallingError
 		}
-		if err := p.checkSession(req.SessionID); err != nil {
-			return nil, err
-		}
-		if err := ValidatePath(r.Path); err != nil {
-			return nil, err
-		}
-		node, err := p.lookup(r.Path)
+		node, err := p.existing(req, r.Path, jute.PermRead, nil)
 		if err != nil {
-			return nil, err
-		}
-		if err := p.checkACL(node.acl, req.Auth, jute.PermRead); err != nil {
 			return nil, err
 		}
 		v, err := checkVersion(node.stat.Version, r.Version, r.Path)
@@ -389,6 +362,32 @@ func (p *Prepper) prepOne(rec *record, op int32, body jute.Record, top bool) (ju
 		return nil, zkerr.ReconfigDisabled
 	}
 	return nil, zkerr.Wrap(zkerr.Unimplemented, "op %d cannot be a write", op)
+}
+
+// existing runs the checks setData, setACL and check share, in ZooKeeper's
+// order (which decides which error a client sees): a live session, a valid
+// path, then beforeLookup (setACL validates its ACL here), the node exists,
+// and the caller holds perm on it.
+func (p *Prepper) existing(req *Request, path string, perm int32, beforeLookup func() error) (*change, error) {
+	if err := p.checkSession(req.SessionID); err != nil {
+		return nil, err
+	}
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	if beforeLookup != nil {
+		if err := beforeLookup(); err != nil {
+			return nil, err
+		}
+	}
+	node, err := p.lookup(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkACL(node.acl, req.Auth, perm); err != nil {
+		return nil, err
+	}
+	return node, nil
 }
 
 // validateParentPath is ZooKeeper's getParentPathAndValidate: a slash, no
