@@ -13,6 +13,7 @@ need=()
 [ -x /usr/lib/zookeeper/bin/cli_mt ] || need+=(zookeeper-bin)
 /usr/bin/python3 -c 'import kazoo' 2>/dev/null || need+=(python3-kazoo)
 command -v java >/dev/null || need+=(default-jre-headless)
+[ -f /usr/share/java/curator-recipes.jar ] || need+=(libcurator-framework-java libcurator-recipes-java)
 if [ "${1:-}" != quick ] && [ ${#need[@]} -gt 0 ]; then
   echo "== installing test dependencies: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
