@@ -120,7 +120,7 @@ func serverMain(args []string) int {
 		"store", cfg.Store.Module, "dataDir", cfg.DataDir, "config", res.Format+" "+res.File)
 	if err := n.Run(ctx); err != nil {
 		log.Error("server stopped", "err", err)
-		if strings.Contains(err.Error(), "store failure") {
+		if errors.Is(err, node.ErrStoreFailure) {
 			return exitStoreFault
 		}
 		return exitRuntime

@@ -29,6 +29,10 @@ import (
 // them from; ZooKeeper refuses to start in that case and so do we.
 var ErrNoSnapshot = errors.New("node: txn logs exist but no snapshot")
 
+// ErrStoreFailure is returned by Run when the store failed: whether the
+// failing batch is durable is unknown, so the node stopped acknowledging.
+var ErrStoreFailure = errors.New("node: store failure")
+
 // Node is one running server.
 type Node struct {
 	cfg      *config.Config
@@ -211,7 +215,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case err := <-serveErr:
 		runErr = err
 	case err := <-n.fatalCh:
-		runErr = fmt.Errorf("store failure: %w", err)
+		runErr = fmt.Errorf("%w: %w", ErrStoreFailure, err)
 	}
 	cancel()
 	n.srv.Close()
