@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zabkit/zabkit/core/config"
+	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/node"
 	"github.com/zabkit/zabkit/core/proto/jute"
 	"github.com/zabkit/zabkit/stores/mem"
@@ -272,5 +274,52 @@ func TestMaxClientCnxnsPerIP(t *testing.T) {
 			t.Fatal("slot not freed after a connection closed")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// failingStore fails every Append once armed, like a disk that returned EIO.
+type failingStore struct {
+	*mem.Store
+	armed atomic.Bool
+}
+
+func (f *failingStore) Append(ctx context.Context, e []ext.Entry) error {
+	if f.armed.Load() {
+		return errors.New("injected EIO")
+	}
+	return f.Store.Append(ctx, e)
+}
+
+// TestStoreFailureStopsAcknowledging: once an append fails, the write is
+// never acknowledged, the node stops and says why.
+func TestStoreFailureStopsAcknowledging(t *testing.T) {
+	cfg := config.Default()
+	cfg.ClientPort, cfg.ClientPortAddress, cfg.TickTime = 0, "127.0.0.1", 200
+	st := &failingStore{Store: mem.New()}
+	n, err := node.Open(&cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Run(context.Background()) }()
+	c, _ := connect(t, n.Server().Addr().String())
+	defer c.Close()
+	if _, err := c.Create("/ok", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	st.armed.Store(true)
+	if _, err := c.Create("/lost", nil, 0, zk.WorldACL(zk.PermAll)); err == nil {
+		t.Fatal("a write was acknowledged although its append failed")
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, node.ErrStoreFailure) {
+			t.Fatalf("Run returned %v, want ErrStoreFailure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("node kept running after a store failure")
 	}
 }
