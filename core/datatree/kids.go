@@ -15,26 +15,14 @@ import (
 
 // setBuf builds the node's buf from its name and data; data nil means null
 // data.
-func (n *node) setBuf(name string, data []byte) {
-	n.nameLen = int32(len(name))
-	if data == nil {
-		n.dataLen = -1
-	} else {
-		n.dataLen = int32(len(data))
-	}
-	size := len(name) + len(data)
-	if size == 0 {
-		n.buf = nil
-		return
-	}
-	b := make([]byte, size)
-	copy(b, name)
-	copy(b[len(name):], data)
-	n.buf = &b[0]
-}
+func (n *node) setBuf(name string, data []byte) { setNodeBuf(n, name, data) }
 
-// setBufBytes is setBuf for a name held in a byte slice.
-func (n *node) setBufBytes(name, data []byte) {
+// setBufBytes is setBuf for a name held in a byte slice (the snapshot
+// loader's, which must not allocate a string per node).
+func (n *node) setBufBytes(name, data []byte) { setNodeBuf(n, name, data) }
+
+// setNodeBuf stores name and data in one pointer-free allocation.
+func setNodeBuf[S ~string | ~[]byte](n *node, name S, data []byte) {
 	n.nameLen = int32(len(name))
 	if data == nil {
 		n.dataLen = -1

@@ -364,17 +364,27 @@ func check(fn func([]jute.ACL) error, acl []jute.ACL) error {
 	return fn(acl)
 }
 
+// readable finds path and runs the caller's ACL check on it; the caller
+// holds the read lock.
+func (t *Tree) readable(path string, chk func([]jute.ACL) error) (*node, error) {
+	n := t.lookup(path)
+	if n == nil {
+		return nil, zkerr.NoNode
+	}
+	if err := check(chk, t.acls.get(n.acl)); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
 // GetData returns the node's data and client stat, registering a data
 // watch for w (if non-nil) once check has passed. The data slice is shared
 // with the tree and must not be modified.
 func (t *Tree) GetData(path string, chk func([]jute.ACL) error, w watch.Watcher) ([]byte, jute.Stat, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	n := t.lookup(path)
-	if n == nil {
-		return nil, jute.Stat{}, zkerr.NoNode
-	}
-	if err := check(chk, t.acls.get(n.acl)); err != nil {
+	n, err := t.readable(path, chk)
+	if err != nil {
 		return nil, jute.Stat{}, err
 	}
 	if w != nil {
@@ -409,11 +419,8 @@ func (t *Tree) Exists(path string, chk func([]jute.ACL) error, w watch.Watcher) 
 func (t *Tree) GetChildren(path string, chk func([]jute.ACL) error, w watch.Watcher) ([]string, jute.Stat, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	n := t.lookup(path)
-	if n == nil {
-		return nil, jute.Stat{}, zkerr.NoNode
-	}
-	if err := check(chk, t.acls.get(n.acl)); err != nil {
+	n, err := t.readable(path, chk)
+	if err != nil {
 		return nil, jute.Stat{}, err
 	}
 	if w != nil {
