@@ -126,7 +126,6 @@ func (n *Node) Listen() error {
 	n.prep = pipeline.NewPrepper(pipeline.PrepConfig{
 		Auth:                 n.auth,
 		ExtendedTypesEnabled: cfg.ExtendedTypesEnabled,
-		ReconfigEnabled:      cfg.ReconfigEnabled,
 		Now:                  func() int64 { return time.Now().UnixMilli() },
 	}, n.tree, n.sessions, max(n.tree.LastZxid(), n.store.LastZxid()))
 	hooks := n.PipelineHooks

@@ -42,7 +42,6 @@ type change struct {
 type PrepConfig struct {
 	Auth                 *auth.Config
 	ExtendedTypesEnabled bool
-	ReconfigEnabled      bool
 	// Now returns the wall clock in ms for TxnHeader.time (ctime/mtime).
 	Now func() int64
 }
@@ -355,6 +354,8 @@ func (p *Prepper) prepOne(rec *record, op int32, body jute.Record, top bool) (ju
 	case jute.OpCloseSession:
 		return p.prepCloseSession(rec, zxid), nil
 
+	// Dynamic reconfiguration needs an ensemble; a standalone server
+	// answers as ZooKeeper does with reconfigEnabled=false.
 	case jute.OpReconfig:
 		if err := p.checkSession(req.SessionID); err != nil {
 			return nil, err

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"strings"
 	"time"
 
@@ -292,5 +291,3 @@ func (c *Conn) multiRead(r *jute.MultiRequest) *jute.MultiResponse {
 	}
 	return out
 }
-
-var _ = errors.Is
