@@ -45,6 +45,12 @@ type Member struct {
 	// Weight is the hierarchical-quorum weight; 0 means a non-voter.
 	// Plain majority quorums give every voter weight 1.
 	Weight int64
+	// Spec is the member's `server.N` value as ZooKeeper renders it
+	// ("host:2888:3888:participant;0.0.0.0:2181", config.ServerSpec.String),
+	// or "" if unknown. Algorithms that carry the membership in their
+	// messages need it: FLE notifications do, and a Java peer running with
+	// standaloneEnabled=false throws on a membership without voters.
+	Spec string
 }
 
 // ElectionConfig is fixed for the life of an Election instance.
@@ -87,6 +93,13 @@ type ElectionOutput struct {
 	PersistVote []byte
 	Decided     *Decision
 	WakeAt      time.Duration
+}
+
+// ElectionFactory is what an election module is once the registry has
+// loaded it (options decoded): the host makes one Election per server, and
+// a fresh one after a restart.
+type ElectionFactory interface {
+	NewElection(cfg ElectionConfig) (Election, error)
 }
 
 // Election is one server's leader-election algorithm. It is a pure state
