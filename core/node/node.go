@@ -297,6 +297,23 @@ func Purge(store ext.Store, retain int) error {
 // Recover loads the newest valid snapshot and replays the log after it.
 // It reports whether a snapshot existed.
 func Recover(store ext.Store, log *slog.Logger) (*datatree.Tree, map[int64]int32, bool, error) {
+	return RecoverWithHooks(store, log, RecoverHooks{})
+}
+
+// RecoverHooks let an offline tool (zabkit verify, convert) watch the very
+// recovery a starting node runs, instead of a copy of it that could drift.
+// An error from a hook stops recovery and is returned.
+type RecoverHooks struct {
+	// Loaded is called with the snapshot recovery starts from, once it
+	// is loaded and before any txn is replayed (not at all when the
+	// store has no snapshot).
+	Loaded func(snap ext.SnapshotInfo, tree *datatree.Tree) error
+	// Applied is called after each replayed txn has been applied.
+	Applied func(txn *jute.Txn, tree *datatree.Tree) error
+}
+
+// RecoverWithHooks is Recover with hooks.
+func RecoverWithHooks(store ext.Store, log *slog.Logger, hooks RecoverHooks) (*datatree.Tree, map[int64]int32, bool, error) {
 	snaps, err := store.Snapshots()
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("list snapshots: %w", err)
@@ -317,6 +334,11 @@ func Recover(store ext.Store, log *slog.Logger) (*datatree.Tree, map[int64]int32
 		// name (a fuzzy snapshot); replay restarts after the name.
 		t.SetLastZxid(s.Zxid)
 		tree, sessions, snapZxid = t, sess, s.Zxid
+		if hooks.Loaded != nil {
+			if err := hooks.Loaded(s, t); err != nil {
+				return nil, nil, false, err
+			}
+		}
 		break
 	}
 	hadSnap := tree != nil
@@ -350,6 +372,9 @@ func Recover(store ext.Store, log *slog.Logger) (*datatree.Tree, map[int64]int32
 			delete(sessions, txn.Header.ClientID)
 		}
 		replayed++
+		if hooks.Applied != nil {
+			return hooks.Applied(txn, tree)
+		}
 		return nil
 	})
 	if err != nil {
