@@ -118,6 +118,15 @@ type Config struct {
 	SnapshotTrustEmpty            bool // zookeeper.snapshot.trust.empty
 	DBAutocreate                  bool // zookeeper.db.autocreate
 
+	// StoreFailure is what the node does once its store fails (a write or
+	// fsync error, or an append stalled for StoreStallTimeoutMs): keep
+	// serving reads with writes refused (StoreFailureReadOnly) or stop
+	// (StoreFailureExit). Either way nothing more is acknowledged.
+	StoreFailure string // storeFailure (zabkit only)
+	// StoreStallTimeoutMs fails the store when one append has not returned
+	// after this many ms; 0 waits forever.
+	StoreStallTimeoutMs int // storeStallTimeoutMs (zabkit only)
+
 	Admin Admin
 
 	// Servers is the ensemble membership from `server.N` lines, keyed by
@@ -153,6 +162,15 @@ const (
 	MaxExtendedTypesServerID = 254
 	// UnsetMyID marks a server that has no id (standalone).
 	UnsetMyID = -1
+	// DefaultStoreStallTimeoutMs: an fsync that has not returned in 30 s
+	// is a hung disk, not a slow one.
+	DefaultStoreStallTimeoutMs = 30000
+)
+
+// The storeFailure modes.
+const (
+	StoreFailureReadOnly = "readonly"
+	StoreFailureExit     = "exit"
 )
 
 // Default returns ZooKeeper 3.8's code defaults, with zabkit's module
@@ -183,6 +201,9 @@ func Default() Config {
 		LeaderServes:           true,
 		CnxTimeoutMs:           5000,
 		DBAutocreate:           true,
+
+		StoreFailure:        StoreFailureReadOnly,
+		StoreStallTimeoutMs: DefaultStoreStallTimeoutMs,
 
 		Admin: Admin{
 			Enabled:     true,
@@ -376,6 +397,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CnxTimeoutMs <= 0 {
 		add("zookeeper.cnxTimeout", "must be > 0")
+	}
+	if c.StoreFailure != StoreFailureReadOnly && c.StoreFailure != StoreFailureExit {
+		add("storeFailure", "must be %s or %s, not %q", StoreFailureReadOnly, StoreFailureExit, c.StoreFailure)
+	}
+	if c.StoreStallTimeoutMs < 0 {
+		add("storeStallTimeoutMs", "must be >= 0 (0 = never)")
 	}
 	if c.Admin.Enabled {
 		port("admin.serverPort", c.Admin.Port, true)

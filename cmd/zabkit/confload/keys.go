@@ -208,6 +208,8 @@ var keyDefs = []keyDef{
 	intKey("zookeeper.cnxTimeout", "", "", func(c *config.Config) *int { return &c.CnxTimeoutMs }),
 	boolKey("zookeeper.snapshot.trust.empty", "", "", func(c *config.Config) *bool { return &c.SnapshotTrustEmpty }),
 	boolKey("zookeeper.db.autocreate", "", "", func(c *config.Config) *bool { return &c.DBAutocreate }),
+	strKey("storeFailure", "storeFailure", "on a failed store: readonly (serve reads) or exit", func(c *config.Config) *string { return &c.StoreFailure }),
+	intKey("storeStallTimeoutMs", "", "", func(c *config.Config) *int { return &c.StoreStallTimeoutMs }),
 	boolKey("admin.enableServer", "admin.enableServer", "run the HTTP admin server", func(c *config.Config) *bool { return &c.Admin.Enabled }),
 	strKey("admin.serverAddress", "admin.serverAddress", "admin server address", func(c *config.Config) *string { return &c.Admin.Address }),
 	intKey("admin.serverPort", "admin.serverPort", "admin server port (0 = any free port)", func(c *config.Config) *int { return &c.Admin.Port }),

@@ -334,6 +334,8 @@ func TestImpossibleValuesNameTheKey(t *testing.T) {
 		{"electionAlg=1", "electionAlg:"},
 		{"multiAddress.enabled=true", "multiAddress.enabled: multiple addresses"},
 		{"server.1=h:1:1\nserver.2=h:2:3", "server.1: bad server spec"},
+		{"storeFailure=ignore", `storeFailure: must be readonly or exit, not "ignore"`},
+		{"storeStallTimeoutMs=-1", "storeStallTimeoutMs: must be >= 0"},
 	}
 	for i, tc := range cases {
 		f := write(t, dir, "c"+string(rune('a'+i))+".cfg", "dataDir="+dir+"\n"+tc.body+"\n")
@@ -341,6 +343,17 @@ func TestImpossibleValuesNameTheKey(t *testing.T) {
 	}
 	loadErr(t, nil, []string{"ZABKIT_TICKTIME=-5"}, "tickTime: must be > 0 (environment ZABKIT_TICKTIME)")
 	loadErr(t, []string{"--clientPort", "x"}, nil, "clientPort:", "flag --clientPort")
+}
+
+func TestStoreFailureKeys(t *testing.T) {
+	c := mustLoad(t, nil, nil).Config
+	if c.StoreFailure != config.StoreFailureReadOnly || c.StoreStallTimeoutMs != config.DefaultStoreStallTimeoutMs {
+		t.Fatalf("defaults: storeFailure %q, storeStallTimeoutMs %d", c.StoreFailure, c.StoreStallTimeoutMs)
+	}
+	c = mustLoad(t, []string{"--storeFailure", "exit", "--set", "storeStallTimeoutMs=0"}, nil).Config
+	if c.StoreFailure != config.StoreFailureExit || c.StoreStallTimeoutMs != 0 {
+		t.Fatalf("flags: storeFailure %q, storeStallTimeoutMs %d", c.StoreFailure, c.StoreStallTimeoutMs)
+	}
 }
 
 func TestEnsembleFromZooCfg(t *testing.T) {
