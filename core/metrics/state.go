@@ -19,6 +19,10 @@ type State struct {
 	QuorumSize       int64 // 0 when standalone
 	SyncedFollowers  int64 // leader only
 	PendingProposals int64 // leader only: proposed, not yet committed
+	// StoreFailure is why the store failed ("" while it is healthy);
+	// exported as zabkit_store_failed 0/1 and, once failed,
+	// zabkit_store_failure_info{reason=...} 1.
+	StoreFailure string
 }
 
 // StateFunc returns the current State. It is called from the scraping
@@ -61,6 +65,13 @@ var stateGauges = []gaugeDef{
 
 var roleDesc = prometheus.NewDesc("zabkit_server_role", "1 for the role this server currently has.", []string{"role"}, nil)
 
+var (
+	storeFailedDesc = prometheus.NewDesc("zabkit_store_failed",
+		"1 once the store has failed (write, fsync or stall): no write is acknowledged until a restart.", nil, nil)
+	storeFailureDesc = prometheus.NewDesc("zabkit_store_failure_info",
+		"1, labelled with why the store failed; absent while it is healthy.", []string{"reason"}, nil)
+)
+
 type stateCollector struct{ m *Metrics }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -68,6 +79,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- g.desc
 	}
 	ch <- roleDesc
+	ch <- storeFailedDesc
+	ch <- storeFailureDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -82,4 +95,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.Role != "" {
 		ch <- prometheus.MustNewConstMetric(roleDesc, prometheus.GaugeValue, 1, s.Role)
 	}
+	failed := 0.0
+	if s.StoreFailure != "" {
+		failed = 1
+		ch <- prometheus.MustNewConstMetric(storeFailureDesc, prometheus.GaugeValue, 1, s.StoreFailure)
+	}
+	ch <- prometheus.MustNewConstMetric(storeFailedDesc, prometheus.GaugeValue, failed)
 }
