@@ -11,13 +11,13 @@ import (
 type learnerPhase int
 
 const (
-	phaseConnecting learnerPhase = iota // FOLLOWERINFO sent, awaiting LEADERINFO
-	phaseAwaitSync                      // ACKEPOCH sent, awaiting DIFF/TRUNC/SNAP
-	phaseSyncing                        // collecting txns until NEWLEADER
-	phaseAwaitSnap                      // SNAP received, host loading it
-	phaseNewLeader                      // NEWLEADER seen, waiting for the log
-	phaseAwaitUpToDate                  // NEWLEADER acked
-	phaseServing                        // UPTODATE seen
+	phaseConnecting    learnerPhase = iota // FOLLOWERINFO sent, awaiting LEADERINFO
+	phaseAwaitSync                         // ACKEPOCH sent, awaiting DIFF/TRUNC/SNAP
+	phaseSyncing                           // collecting txns until NEWLEADER
+	phaseAwaitSnap                         // SNAP received, host loading it
+	phaseNewLeader                         // NEWLEADER seen, waiting for the log
+	phaseAwaitUpToDate                     // NEWLEADER acked
+	phaseServing                           // UPTODATE seen
 )
 
 type inflight struct {
