@@ -54,9 +54,9 @@ func TestLogFormat(t *testing.T) {
 	}
 	// Rolling names the next file after its first zxid.
 	s.RollLog()
-	storetest.MustAppend(t, s, storetest.Entry(0x10000000a, 5))
-	if _, err := os.Stat(logPath(dir, 0x10000000a)); err != nil {
-		t.Fatalf("rolled log not named log.10000000a: %v", err)
+	storetest.MustAppend(t, s, storetest.Entry(0x100000003, 5))
+	if _, err := os.Stat(logPath(dir, 0x100000003)); err != nil {
+		t.Fatalf("rolled log not named log.100000003: %v", err)
 	}
 	// Restarting rolls too (ZooKeeper starts a new log on restart).
 	s.Close()
@@ -179,11 +179,11 @@ func TestPurgeKeepsLogForSnapshot(t *testing.T) {
 
 func TestAppendRejectsBadEntries(t *testing.T) {
 	s := mustOpen(t, file.Options{DataDir: t.TempDir()})
-	good := storetest.Entry(5, 10)
+	good := storetest.Entry(2, 10)
 	bad := []ext.Entry{
-		{Zxid: 5, Data: good.Data[:31]},   // shorter than a TxnHeader
-		{Zxid: 6, Data: good.Data},        // header says 5
-		{Zxid: 5, Data: make([]byte, 40)}, // header says 0
+		{Zxid: 2, Data: good.Data[:31]},              // shorter than a TxnHeader
+		{Zxid: 2, Data: storetest.Entry(3, 10).Data}, // header says 3
+		{Zxid: 2, Data: make([]byte, 40)},            // header says 0
 	}
 	for _, e := range bad {
 		if err := s.Append(context.Background(), []ext.Entry{storetest.Entry(1, 1), e}); !errors.Is(err, file.ErrBadEntry) {
@@ -191,5 +191,5 @@ func TestAppendRejectsBadEntries(t *testing.T) {
 		}
 	}
 	storetest.CheckLog(t, s, 0, nil)
-	storetest.MustAppend(t, s, good)
+	storetest.MustAppend(t, s, storetest.Entry(1, 1), good)
 }

@@ -148,6 +148,20 @@ func (s *Store) OpenSnapshot(zxid int64) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// hasSnapshot reports whether a committed snapshot at zxid exists (Append
+// asks when a zxid skips ahead, which only a snapshot may justify).
+func (s *Store) hasSnapshot(zxid int64) (bool, error) {
+	r, err := s.OpenSnapshot(zxid)
+	if errors.Is(err, ext.ErrNoSnapshot) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r.Close()
+	return true, nil
+}
+
 // removeSnapshotTemps deletes snapshots a crash left half-written.
 func (s *Store) removeSnapshotTemps() error {
 	ents, err := s.fs.ReadDir(s.snapDir)

@@ -148,6 +148,17 @@ func (s *Store) Capabilities() ext.StoreCapabilities {
 // LastZxid implements ext.Store.
 func (s *Store) LastZxid() int64 { return s.lastZxid.Load() }
 
+// FirstZxid implements ext.Store: the first zxid of the oldest log file,
+// which is what its name says.
+func (s *Store) FirstZxid() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.logs) == 0 {
+		return 0
+	}
+	return s.logs[0].first
+}
+
 // listLogs returns the log files sorted by first zxid.
 func (s *Store) listLogs() ([]logFile, error) {
 	ents, err := s.fs.ReadDir(s.logDir)
@@ -420,12 +431,11 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	prev := s.lastZxid.Load()
+	if err := ext.CheckAppend(s.lastZxid.Load(), entries, s.hasSnapshot); err != nil {
+		return err
+	}
 	for i := range entries {
 		e := &entries[i]
-		if e.Zxid <= prev {
-			return fmt.Errorf("%w: %#x after %#x", ext.ErrZxidOrder, e.Zxid, prev)
-		}
 		// The reader trusts only records between a TxnHeader and
 		// maxEntryLen long; refuse to write what it would call torn.
 		if len(e.Data) < jute.TxnHeaderSize || len(e.Data) > maxEntryLen {
@@ -434,8 +444,8 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 		if z, _ := entryZxid(e.Data); z != e.Zxid {
 			return fmt.Errorf("%w: zxid %#x, header says %#x", ErrBadEntry, e.Zxid, z)
 		}
-		prev = e.Zxid
 	}
+	last := entries[len(entries)-1].Zxid
 
 	fresh := s.active == nil
 	buf := s.buf[:0]
@@ -505,7 +515,7 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 	s.activeEnd = end
 	s.activeSize = max(newSize, end)
 	s.mu.Unlock()
-	s.lastZxid.Store(prev)
+	s.lastZxid.Store(last)
 	return nil
 }
 

@@ -68,13 +68,15 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 		return err
 	}
 	defer s.d.mu.Unlock()
-	prev := s.lastLocked()
+	err := ext.CheckAppend(s.lastLocked(), entries, func(z int64) (bool, error) {
+		_, ok := s.d.snapshots[z]
+		return ok, nil
+	})
+	if err != nil {
+		return err
+	}
 	size := 0
 	for _, e := range entries {
-		if e.Zxid <= prev {
-			return fmt.Errorf("%w: %#x after %#x", ext.ErrZxidOrder, e.Zxid, prev)
-		}
-		prev = e.Zxid
 		size += len(e.Data)
 	}
 	// One allocation for the whole batch's bytes.
@@ -99,6 +101,16 @@ func (s *Store) LastZxid() int64 {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	return s.lastLocked()
+}
+
+// FirstZxid implements ext.Store.
+func (s *Store) FirstZxid() int64 {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if len(s.d.entries) == 0 {
+		return 0
+	}
+	return s.d.entries[0].Zxid
 }
 
 // ReadLog implements ext.Store over the entries present when it starts.
