@@ -14,9 +14,10 @@ type AdminSource struct{ N *Node }
 
 var _ admin.Source = AdminSource{}
 
-// Serving reports whether clients are being served.
+// Serving reports whether clients are being served. A node whose store
+// failed still serves reads (mode read-only), so it is serving.
 func (a AdminSource) Serving() bool {
-	return a.N.srv != nil && a.N.proc != nil && !a.N.proc.Failed()
+	return a.N.srv != nil && a.N.proc != nil
 }
 
 // ServerStats snapshots server-wide counters.
@@ -43,11 +44,13 @@ func (a AdminSource) ServerStats() admin.ServerStats {
 		st.PacketsSent = s.PacketsSent.Load()
 		st.Latency = n.srv.LatencyMs()
 		st.AliveConnections = int64(len(n.srv.Connections()))
+		st.LocalSessions = n.srv.LocalSessions()
 	}
 	st.OpenFileDescriptors, st.MaxFileDescriptors = admin.FileDescriptorCounts()
 	if snaps, err := n.store.Snapshots(); err == nil && len(snaps) > 0 {
 		st.LastSnapshotZxid = snaps[0].Zxid
 	}
+	n.storeExtra(&st)
 	return st
 }
 

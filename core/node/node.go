@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zabkit/zabkit/core/admin"
 	"github.com/zabkit/zabkit/core/auth"
 	"github.com/zabkit/zabkit/core/config"
 	"github.com/zabkit/zabkit/core/datatree"
@@ -158,6 +159,7 @@ func (n *Node) Listen() error {
 	n.proc = pipeline.New(pipeline.Config{
 		Store: n.store, Tree: n.tree, Sessions: n.sessions, Prep: n.prep,
 		SnapCount: cfg.SnapCount, SnapSizeLimit: cfg.SnapSizeLimitInKb * 1024, Logger: n.log, Hooks: hooks,
+		StallTimeout: time.Duration(cfg.StoreStallTimeoutMs) * time.Millisecond,
 	})
 	n.srv = server.New(server.Config{
 		Addr:              cfg.ClientAddr(),
@@ -177,12 +179,10 @@ func (n *Node) Listen() error {
 	return n.srv.Listen()
 }
 
-func (n *Node) fail(err error) {
-	n.fatalOnce.Do(func() { n.fatalCh <- err })
-}
-
 // Run serves until ctx is cancelled (a clean shutdown, which writes a
-// snapshot so the next start is fast) or the store fails (an error).
+// snapshot so the next start is fast) or, with storeFailure=exit, the store
+// fails (ErrStoreFailure). With storeFailure=readonly a store failure
+// leaves the node serving reads; see fail.
 func (n *Node) Run(ctx context.Context) error {
 	if n.srv == nil {
 		if err := n.Listen(); err != nil {
@@ -225,6 +225,11 @@ func (n *Node) Run(ctx context.Context) error {
 			n.log.Warn("shutdown snapshot failed", "err", err)
 		}
 	}
+	if n.proc.Stuck() {
+		// Close would wait for the Append that never returned.
+		n.log.Warn("not closing the store: an append is still blocked in it")
+		return runErr
+	}
 	if err := n.store.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -248,6 +253,9 @@ func every(ctx context.Context, interval time.Duration, fn func()) {
 // expireLoop closes sessions whose expiry bucket has passed, every half tick.
 func (n *Node) expireLoop(ctx context.Context) {
 	every(ctx, time.Duration(n.cfg.TickTime)*time.Millisecond/2, func() {
+		if n.proc.Failed() {
+			return // expiring needs a closeSession txn: sessions wait for a restart
+		}
 		for _, id := range n.sessions.Expire(n.clock()) {
 			n.srv.ExpireSession(id)
 		}
@@ -263,6 +271,9 @@ func (n *Node) reapLoop(ctx context.Context) {
 	}
 	limit := max(1, n.cfg.ContainerMaxPerMinute*int(max(interval, time.Second)/time.Second)/60)
 	every(ctx, interval, func() {
+		if n.proc.Failed() {
+			return
+		}
 		for _, path := range n.tree.ReapCandidates(time.Now().UnixMilli(), int64(n.cfg.ContainerMaxNeverUsedIntervalMs), limit) {
 			_ = n.proc.Submit(&pipeline.Request{Op: jute.OpDeleteContainer, Record: &jute.PathRecord{Path: path}})
 		}
@@ -276,6 +287,9 @@ func (n *Node) purgeLoop(ctx context.Context) {
 		return
 	}
 	every(ctx, time.Duration(n.cfg.AutopurgePurgeIntervalHours)*time.Hour, func() {
+		if n.proc.Failed() {
+			return // leave an uncertain disk as it is
+		}
 		if err := Purge(n.store, n.cfg.AutopurgeSnapRetainCount); err != nil {
 			n.log.Warn("autopurge failed", "err", err)
 		}
@@ -411,9 +425,13 @@ func (n *Node) metricsState() metrics.State {
 	}
 	if n.srv != nil {
 		st.Connections = int64(len(n.srv.Connections()))
+		st.LocalSessions = n.srv.LocalSessions()
 	}
 	if n.proc != nil {
 		st.Outstanding = n.proc.Outstanding()
+	}
+	if err := n.StoreFailure(); err != nil {
+		st.Role, st.StoreFailure = string(admin.ModeReadOnly), err.Error()
 	}
 	return st
 }

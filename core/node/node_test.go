@@ -291,10 +291,11 @@ func (f *failingStore) Append(ctx context.Context, e []ext.Entry) error {
 }
 
 // TestStoreFailureStopsAcknowledging: once an append fails, the write is
-// never acknowledged, the node stops and says why.
+// never acknowledged; with storeFailure=exit the node stops and says why.
 func TestStoreFailureStopsAcknowledging(t *testing.T) {
 	cfg := config.Default()
 	cfg.ClientPort, cfg.ClientPortAddress, cfg.TickTime = 0, "127.0.0.1", 200
+	cfg.StoreFailure = config.StoreFailureExit
 	st := &failingStore{Store: mem.New()}
 	n, err := node.Open(&cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -19,6 +19,26 @@ import (
 // ErrStopped is returned by Submit once the processor has stopped.
 var ErrStopped = errors.New("pipeline: stopped")
 
+// ErrStoreFailed is returned by Submit once the store has failed: the
+// request was not prepped and nothing of it reached the store, so the
+// caller may tell its client so (ZooKeeper's NOTREADONLY).
+var ErrStoreFailed = errors.New("pipeline: store failed; writes are refused")
+
+// ErrStall is the failure recorded when an Append has not returned within
+// Config.StallTimeout. Whether the stuck batch ends up on disk is unknown.
+var ErrStall = errors.New("pipeline: store append stalled")
+
+// Dropper is implemented by an Origin that must hear about a request the
+// pipeline gave up on because the store failed while the request was in
+// flight. Its txn may already be on disk (it reappears after a restart) or
+// not, so the outcome is unknown: the origin must report neither success
+// nor a definite failure (a client connection is closed, as a crash would
+// close it). Dropped is called at most once, instead of Applied, from any
+// goroutine.
+type Dropper interface {
+	Dropped(req *Request)
+}
+
 // Hooks lets the node observe the pipeline without the pipeline knowing
 // about metrics or the server.
 type Hooks struct {
@@ -28,8 +48,9 @@ type Hooks struct {
 	Snapshotted func(zxid int64, d time.Duration, err error)
 	// Applied is called for every applied txn after its origin.
 	Applied func(req *Request, res *datatree.Result)
-	// Fatal is called once if the store fails: durability of the failing
-	// batch is unknown, so nothing more may be acknowledged.
+	// Fatal is called once if the store fails (an Append, RollLog or
+	// snapshot error, or an Append stalled beyond StallTimeout): durability
+	// of the failing batch is unknown, so nothing more is acknowledged.
 	Fatal func(err error)
 }
 
@@ -49,8 +70,12 @@ type Config struct {
 	SnapSizeLimit int64
 	// MaxBatch bounds one group commit (zookeeper.maxBatchSize).
 	MaxBatch int
-	Logger   *slog.Logger
-	Hooks    Hooks
+	// StallTimeout fails the store when an Append has not returned after
+	// this long; 0 waits forever. A stuck disk otherwise holds every write
+	// (and every read queued behind one) with no signal to the operator.
+	StallTimeout time.Duration
+	Logger       *slog.Logger
+	Hooks        Hooks
 	// Rand seeds the snapshot jitter; nil uses a random seed.
 	Rand *rand.Rand
 }
@@ -69,7 +94,17 @@ type Processor struct {
 	applyCh chan []*Request
 	stopped atomic.Bool
 	failed  atomic.Bool
+	failure atomic.Pointer[error]
 	wg      sync.WaitGroup
+
+	// inflight is the batch handed to the store and not yet settled; ifMu
+	// makes "settle it" and "fail the store" exclusive, so a batch is
+	// either applied or dropped, never both. appendStart is when the
+	// current Append began (ns since base), 0 between Appends.
+	ifMu        sync.Mutex
+	inflight    []*Request
+	base        time.Time
+	appendStart atomic.Int64
 
 	sinceSnap      int
 	bytesSinceSnap int64
@@ -102,6 +137,7 @@ func New(cfg Config) *Processor {
 		cfg:     cfg,
 		qwake:   make(chan struct{}, 1),
 		applyCh: make(chan []*Request, 64),
+		base:    time.Now(),
 	}
 	p.appliedZxid.Store(cfg.Tree.LastZxid())
 	p.nextSnapAt()
@@ -127,20 +163,35 @@ func (p *Processor) Start() {
 	p.wg.Add(2)
 	go p.logLoop(ctx)
 	go p.applyLoop()
+	if p.cfg.StallTimeout > 0 {
+		go p.watchdog(ctx)
+	}
 }
 
 // Submit preps req and queues it for the log. It returns ErrStopped after
-// Stop or a fatal store error; the request is then not logged.
+// Stop and ErrStoreFailed after a store failure; the request is then not
+// logged. A request accepted here just before a failure is dropped (see
+// Dropper) rather than applied.
 func (p *Processor) Submit(req *Request) error {
-	if p.stopped.Load() || p.failed.Load() {
+	if p.stopped.Load() {
 		return ErrStopped
+	}
+	if p.failed.Load() {
+		return ErrStoreFailed
 	}
 	p.outstanding.Add(1)
 	p.cfg.Prep.Prep(req, p.enqueue)
 	return nil
 }
 
+// enqueue runs under the prep lock, which fatal also holds while it sets
+// failed and empties the queue: a request either lands in the queue before
+// that drain or sees failed here.
 func (p *Processor) enqueue(r *Request) {
+	if p.failed.Load() {
+		p.drop([]*Request{r})
+		return
+	}
 	p.qmu.Lock()
 	p.queue = append(p.queue, r)
 	p.qmu.Unlock()
@@ -184,7 +235,24 @@ func (p *Processor) AppliedZxid() int64 { return p.appliedZxid.Load() }
 // Failed reports whether the store failed.
 func (p *Processor) Failed() bool { return p.failed.Load() }
 
+// Failure is the error that failed the store, nil while it is healthy.
+func (p *Processor) Failure() error {
+	if e := p.failure.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// Stuck reports whether the log stage is still blocked in an Append after
+// a stall failed the store. The store must not be closed then: Close would
+// wait for that Append.
+func (p *Processor) Stuck() bool {
+	return p.failed.Load() && p.appendStart.Load() != 0
+}
+
 // Stop drains what was submitted, waits for a running snapshot and stops.
+// After a stall it does not wait for the Append that is still blocked (the
+// stages finish on their own if it ever returns); see Stuck.
 func (p *Processor) Stop() {
 	p.stopOnce.Do(func() {
 		p.stopped.Store(true)
@@ -199,7 +267,11 @@ func (p *Processor) Stop() {
 		case p.qwake <- struct{}{}:
 		default:
 		}
-		p.wg.Wait()
+		if p.Stuck() {
+			p.cfg.Logger.Error("stopping with a store append still blocked; leaving it behind")
+		} else {
+			p.wg.Wait()
+		}
 		p.snapWG.Wait()
 		if p.cancel != nil {
 			p.cancel()
@@ -207,14 +279,72 @@ func (p *Processor) Stop() {
 	})
 }
 
+// fatal fails the store once: from then on nothing is acknowledged. The
+// batch in the store (even if its Append later succeeds) and everything
+// queued behind it are dropped, their outcome unknown to the client;
+// Submit refuses new requests.
 func (p *Processor) fatal(err error) {
 	p.fatalOnce.Do(func() {
+		p.failure.Store(&err)
+		p.cfg.Prep.mu.Lock()
+		p.ifMu.Lock()
 		p.failed.Store(true)
-		p.cfg.Logger.Error("store failed; no further writes will be acknowledged", "err", err)
+		dropped := p.inflight
+		p.inflight = nil
+		p.ifMu.Unlock()
+		p.qmu.Lock()
+		dropped = append(dropped, p.queue...)
+		p.queue = nil
+		p.qmu.Unlock()
+		p.cfg.Prep.mu.Unlock()
+		p.cfg.Logger.Error("store failed; no further writes will be acknowledged", "err", err,
+			"dropped_requests", len(dropped))
+		p.drop(dropped)
 		if p.cfg.Hooks.Fatal != nil {
 			p.cfg.Hooks.Fatal(err)
 		}
 	})
+}
+
+// drop gives up on requests that will never be applied.
+func (p *Processor) drop(reqs []*Request) {
+	for _, r := range reqs {
+		if d, ok := r.Origin.(Dropper); ok {
+			d.Dropped(r)
+		}
+		p.outstanding.Add(-1)
+	}
+}
+
+// watchdog fails the store when an Append runs longer than StallTimeout.
+// It only reads the start time the log stage publishes, so a healthy
+// Append costs nothing; it looks four times per timeout, so a stall is
+// noticed within 1.25 × StallTimeout.
+func (p *Processor) watchdog(ctx context.Context) {
+	limit := p.cfg.StallTimeout
+	tick := time.NewTicker(max(limit/4, time.Millisecond))
+	defer tick.Stop()
+	for !p.failed.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if start := p.appendStart.Load(); start != 0 && time.Since(p.base)-time.Duration(start) >= limit {
+			p.fatal(fmt.Errorf("%w: no reply from the store for %v", ErrStall, limit))
+		}
+	}
+}
+
+// settle takes back the batch handed to the store, or nil when a failure
+// took it first (it was dropped then, and must not be acknowledged).
+func (p *Processor) settle() []*Request {
+	p.ifMu.Lock()
+	defer p.ifMu.Unlock()
+	batch := p.inflight
+	p.inflight = nil
+	p.appendStart.Store(0)
+	return batch
 }
 
 func (p *Processor) logLoop(ctx context.Context) {
@@ -226,18 +356,28 @@ func (p *Processor) logLoop(ctx context.Context) {
 		if batch == nil {
 			return
 		}
+		p.ifMu.Lock()
 		if p.failed.Load() {
-			continue // never acknowledge after a store failure
+			p.ifMu.Unlock()
+			p.drop(batch) // never acknowledge after a store failure
+			continue
 		}
+		p.inflight = batch
+		p.appendStart.Store(int64(time.Since(p.base)))
+		p.ifMu.Unlock()
 		entries = entries[:0]
 		for _, r := range batch {
 			entries = append(entries, ext.Entry{Zxid: r.Hdr.Zxid, Data: r.Data})
 			p.bytesSinceSnap += int64(len(r.Data))
 		}
 		start := time.Now()
-		if err := p.cfg.Store.Append(ctx, entries); err != nil {
+		err := p.cfg.Store.Append(ctx, entries)
+		if err != nil {
+			p.appendStart.Store(0) // not stuck: it returned
 			p.fatal(fmt.Errorf("append of %d txns (zxid %#x..%#x): %w", len(entries), entries[0].Zxid, entries[len(entries)-1].Zxid, err))
-			continue
+		}
+		if p.settle() == nil {
+			continue // the store failed meanwhile and dropped the batch
 		}
 		if h := p.cfg.Hooks.Synced; h != nil {
 			h(len(batch), time.Since(start))
@@ -267,7 +407,9 @@ func (p *Processor) triggerSnapshot() {
 	go func() {
 		defer p.snapWG.Done()
 		defer p.snapping.Store(false)
-		p.Snapshot()
+		if _, err := p.Snapshot(); err != nil {
+			p.fatal(fmt.Errorf("snapshot: %w", err))
+		}
 	}()
 }
 

@@ -48,6 +48,10 @@ type Conn struct {
 	sid     atomic.Int64
 	timeout atomic.Int32
 	ids     atomic.Pointer[[]jute.Id]
+	// local marks a session of this connection only, given to a read-only
+	// client while the store has failed: no txn created it, none closes
+	// it, the session tracker never hears of it.
+	local bool
 
 	// FIFO state: reads that arrive while writes of this session are in
 	// the pipeline wait behind the last of them.
@@ -254,6 +258,9 @@ func (c *Conn) serve() {
 		c.close()
 		c.s.removeConn(c)
 		c.s.tree.RemoveWatcher(c)
+		if c.local {
+			c.s.localSessions.Add(-1)
+		}
 	}()
 	var lb [4]byte
 	if _, err := io.ReadFull(c.br, lb[:]); err != nil {
@@ -329,35 +336,55 @@ func (c *Conn) handshake(frame []byte) bool {
 		return false
 	}
 	timeout := c.clampTimeout(req.TimeOut)
-	resp := jute.ConnectResponse{TimeOut: timeout, SendReadOnly: req.HasReadOnly}
+	readOnly := c.s.proc.Failed()
+	resp := jute.ConnectResponse{TimeOut: timeout, SendReadOnly: req.HasReadOnly, ReadOnly: readOnly}
 	sid := req.SessionID
-	if sid == 0 {
-		sid = c.s.sessions.NextID()
-		c.s.sessions.Add(sid, timeout, c.s.clock())
-		done := make(chan struct{})
-		err := c.s.proc.Submit(&pipeline.Request{
-			SessionID: sid, Op: jute.OpCreateSession,
-			Record: &jute.IntRecord{Value: timeout}, Origin: sessionCreated(done),
-		})
-		if err != nil {
+	switch {
+	case sid == 0 && readOnly:
+		// A global session needs a createSession txn, which a failed store
+		// cannot log. Like ZooKeeper's read-only server, give a client that
+		// accepts read-only mode a session of this connection only, and
+		// close the others (they look for a writable server).
+		if !req.ReadOnly {
+			c.s.log.Info("refusing session: the store failed and the client did not ask for read-only mode",
+				"remote", c.nc.RemoteAddr().String())
 			c.close()
 			return false
 		}
-		select {
-		case <-done:
-		case <-c.done:
+		sid = c.s.sessions.NextID()
+		c.local = true
+		c.s.localSessions.Add(1)
+	case sid == 0:
+		sid = c.s.sessions.NextID()
+		c.s.sessions.Add(sid, timeout, c.s.clock())
+		created := &sessionCreated{done: make(chan struct{})}
+		err := c.s.proc.Submit(&pipeline.Request{
+			SessionID: sid, Op: jute.OpCreateSession,
+			Record: &jute.IntRecord{Value: timeout}, Origin: created,
+		})
+		if err == nil {
+			select {
+			case <-created.done:
+			case <-c.done:
+				return false
+			}
+		}
+		if err != nil || !created.ok {
+			// Stopped, or the store failed before the session was logged.
+			c.s.sessions.Remove(sid)
+			c.close()
 			return false
 		}
-		resp.Passwd = session.Password(sid)
-	} else {
+	default:
+		// Re-attaching needs no txn, so it works on a failed store too.
 		if !bytes.Equal(req.Passwd, session.Password(sid)) || !c.s.sessions.Touch(sid, c.s.clock()) {
 			c.s.log.Info("invalid session on reattach", "session", fmt.Sprintf("0x%x", sid))
-			c.sendBare(&jute.ConnectResponse{Passwd: make([]byte, session.PasswordLen), SendReadOnly: req.HasReadOnly})
+			c.sendBare(&jute.ConnectResponse{Passwd: make([]byte, session.PasswordLen), SendReadOnly: req.HasReadOnly, ReadOnly: readOnly})
 			c.closeAfterFlush()
 			return false
 		}
-		resp.Passwd = session.Password(sid)
 	}
+	resp.Passwd = session.Password(sid)
 	resp.SessionID = sid
 	c.sid.Store(sid)
 	c.timeout.Store(timeout)
@@ -366,10 +393,17 @@ func (c *Conn) handshake(frame []byte) bool {
 	return true
 }
 
-// sessionCreated is the Origin of a createSession: it wakes the handshake.
-type sessionCreated chan struct{}
+// sessionCreated is the Origin of a createSession: it wakes the handshake,
+// with ok false when the store failed before the session was logged.
+type sessionCreated struct {
+	done chan struct{}
+	ok   bool // written before done is closed
+}
 
-func (s sessionCreated) Applied(*pipeline.Request, *datatree.Result) { close(s) }
+func (s *sessionCreated) Applied(*pipeline.Request, *datatree.Result) { s.ok = true; close(s.done) }
+
+// Dropped implements pipeline.Dropper.
+func (s *sessionCreated) Dropped(*pipeline.Request) { close(s.done) }
 
 // handle serves one request frame; false means stop reading.
 func (c *Conn) handle(frame []byte) bool {
@@ -393,7 +427,13 @@ func (c *Conn) handle(frame []byte) bool {
 		jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti, jute.OpReconfig, jute.OpDeleteContainer:
 		return c.submitWrite(hdr, body, now)
 	case jute.OpCloseSession:
-		c.submitWrite(hdr, body, now)
+		if c.local || c.s.proc.Failed() {
+			// No txn can close it: answered (and the connection closed)
+			// like a read, in order; see refusal.
+			c.read(hdr, body, now)
+		} else {
+			c.submitWrite(hdr, body, now)
+		}
 		return false
 	case jute.OpPing, jute.OpExists, jute.OpGetData, jute.OpGetChildren, jute.OpGetChildren2,
 		jute.OpGetACL, jute.OpSync, jute.OpGetAllChildrenNumber, jute.OpGetEphemerals, jute.OpMultiRead,
@@ -485,6 +525,12 @@ func decodeWrite(op int32, body []byte) jute.Record {
 }
 
 func (c *Conn) submitWrite(hdr jute.RequestHeader, body []byte, now time.Time) bool {
+	if c.s.proc.Failed() {
+		// Refused writes are answered like reads: after this session's
+		// earlier writes, whose replies must come first.
+		c.read(hdr, body, now)
+		return true
+	}
 	if limit := int64(c.s.cfg.OutstandingLimit); limit > 0 {
 		for c.s.proc.Outstanding() > limit {
 			select {
@@ -500,14 +546,38 @@ func (c *Conn) submitWrite(hdr jute.RequestHeader, body []byte, now time.Time) b
 		Origin: c, Tag: &pendingWrite{start: now},
 	}
 	c.mu.Lock()
+	prev := c.lastWrite
 	c.pending++
 	c.lastWrite = req
 	c.mu.Unlock()
 	if err := c.s.proc.Submit(req); err != nil {
-		c.close()
-		return false
+		if !errors.Is(err, pipeline.ErrStoreFailed) {
+			c.close()
+			return false
+		}
+		// The store failed since the check above; nothing was queued.
+		// Writes finish in order, so prev is still pending iff any is.
+		c.mu.Lock()
+		c.pending--
+		if c.lastWrite == req {
+			c.lastWrite = nil
+			if c.pending > 0 {
+				c.lastWrite = prev
+			}
+		}
+		c.mu.Unlock()
+		c.read(hdr, body, now)
 	}
 	return true
+}
+
+// Dropped implements pipeline.Dropper: the store failed with this write
+// in flight, so it may or may not be durable. Only a lost connection tells
+// a ZooKeeper client exactly that (its outcome is unknown), so close it.
+func (c *Conn) Dropped(req *pipeline.Request) {
+	c.s.log.Info("closing connection: the store failed with its write in flight, outcome unknown",
+		"session", fmt.Sprintf("0x%x", req.SessionID), "zxid", fmt.Sprintf("0x%x", req.Hdr.Zxid))
+	c.close()
 }
 
 // read serves a read now, or queues it behind the session's last

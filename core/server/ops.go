@@ -98,11 +98,39 @@ func (c *Conn) execRead(hdr jute.RequestHeader, body []byte, start time.Time) {
 	if hdr.Type != jute.OpPing {
 		c.record(hdr.Type, errCode, zxid, start)
 	}
+	if hdr.Type == jute.OpCloseSession {
+		c.closeAfterFlush()
+	}
 }
 
 func codeOf(err error) int32 { return int32(zkerr.Of(err)) }
 
+// refusal is the answer to a request that needs a txn once the store has
+// failed: NOTREADONLY, as ZooKeeper's read-only server answers writes and
+// sync. A connection-local session's closeSession succeeds (nothing to log).
+func (c *Conn) refusal(op int32) (code int32, ok bool) {
+	switch op {
+	case jute.OpCloseSession:
+		if c.local {
+			return 0, true
+		}
+		return int32(zkerr.NotReadOnly), true
+	case jute.OpSync:
+		if c.s.proc.Failed() {
+			return int32(zkerr.NotReadOnly), true
+		}
+		return 0, false
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete,
+		jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti, jute.OpReconfig, jute.OpDeleteContainer:
+		return int32(zkerr.NotReadOnly), true
+	}
+	return 0, false
+}
+
 func (c *Conn) readOp(hdr jute.RequestHeader, body []byte) (int32, jute.Record) {
+	if code, ok := c.refusal(hdr.Type); ok {
+		return code, nil
+	}
 	t := c.s.tree
 	switch hdr.Type {
 	case jute.OpPing:

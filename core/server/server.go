@@ -70,6 +70,9 @@ type Server struct {
 	wg        sync.WaitGroup
 
 	stats Stats
+	// localSessions counts connection-local sessions (read-only clients
+	// served after a store failure).
+	localSessions atomic.Int64
 }
 
 // Stats are server-wide counters, reset by `srst`.
@@ -261,6 +264,9 @@ func (s *Server) Connections() []*Conn {
 	}
 	return out
 }
+
+// LocalSessions is the number of connection-local sessions.
+func (s *Server) LocalSessions() int64 { return s.localSessions.Load() }
 
 // Stats returns the server-wide counters.
 func (s *Server) Stats() *Stats { return &s.stats }
