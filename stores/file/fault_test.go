@@ -4,106 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/ext/storetest"
 	"github.com/zabkit/zabkit/stores/file"
+	"github.com/zabkit/zabkit/stores/file/faultfs"
 )
-
-// faultFS wraps the real file system and injects errors on demand.
-type faultFS struct {
-	file.OSFS
-	mu           sync.Mutex
-	datasyncErr  error // Datasync fails
-	syncErr      error // Sync (fsync) fails
-	syncDirErr   error
-	truncateErr  error
-	writeErr     error // WriteAt writes writePartial bytes, then fails
-	writePartial int
-	renameErr    error // Rename to a file of this base name fails
-	renameTarget string
-}
-
-func (f *faultFS) set(fn func(*faultFS)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-func (f *faultFS) get() faultFS {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return faultFS{renameErr: f.renameErr, renameTarget: f.renameTarget, datasyncErr: f.datasyncErr, syncErr: f.syncErr, syncDirErr: f.syncDirErr, truncateErr: f.truncateErr, writeErr: f.writeErr, writePartial: f.writePartial}
-}
-
-func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (file.File, error) {
-	inner, err := f.OSFS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return &faultFile{File: inner, fs: f}, nil
-}
-
-func (f *faultFS) Rename(oldpath, newpath string) error {
-	if st := f.get(); st.renameErr != nil && filepath.Base(newpath) == st.renameTarget {
-		return st.renameErr
-	}
-	return f.OSFS.Rename(oldpath, newpath)
-}
-
-func (f *faultFS) SyncDir(name string) error {
-	if err := f.get().syncDirErr; err != nil {
-		return err
-	}
-	return f.OSFS.SyncDir(name)
-}
-
-type faultFile struct {
-	file.File
-	fs *faultFS
-}
-
-func (f *faultFile) Datasync() error {
-	if err := f.fs.get().datasyncErr; err != nil {
-		return err
-	}
-	return f.File.Datasync()
-}
-
-func (f *faultFile) Sync() error {
-	if err := f.fs.get().syncErr; err != nil {
-		return err
-	}
-	return f.File.Sync()
-}
-
-func (f *faultFile) Truncate(n int64) error {
-	if err := f.fs.get().truncateErr; err != nil {
-		return err
-	}
-	return f.File.Truncate(n)
-}
-
-func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
-	st := f.fs.get()
-	if st.writeErr != nil {
-		n := min(st.writePartial, len(b))
-		f.File.WriteAt(b[:n], off)
-		return n, st.writeErr
-	}
-	return f.File.WriteAt(b, off)
-}
-
-func (f *faultFile) Write(b []byte) (int, error) {
-	if err := f.fs.get().writeErr; err != nil {
-		return 0, err
-	}
-	return f.File.Write(b)
-}
 
 // assertRefusing checks that every log write is refused with ErrUncertain.
 func assertRefusing(t *testing.T, s *file.Store) {
@@ -120,7 +28,7 @@ func assertRefusing(t *testing.T, s *file.Store) {
 	}
 }
 
-func openFault(t *testing.T, dir string, ffs *faultFS) *file.Store {
+func openFault(t *testing.T, dir string, ffs *faultfs.FS) *file.Store {
 	t.Helper()
 	return mustOpen(t, file.Options{DataDir: dir, ForceSync: true, PreAllocSizeKB: 16, FS: ffs})
 }
@@ -128,14 +36,14 @@ func openFault(t *testing.T, dir string, ffs *faultFS) *file.Store {
 func TestFdatasyncErrorRefusesAppends(t *testing.T) {
 	for _, fresh := range []bool{false, true} {
 		dir := t.TempDir()
-		ffs := &faultFS{}
+		ffs := &faultfs.FS{}
 		s := openFault(t, dir, ffs)
 		a := storetest.Entries(50, 1, 2, 3)
 		storetest.MustAppend(t, s, a...)
 		if fresh {
 			s.RollLog() // the failing batch starts a new file
 		}
-		ffs.set(func(f *faultFS) { f.datasyncErr = syscall.EIO })
+		ffs.Set(func(f *faultfs.Faults) { f.DatasyncErr = syscall.EIO })
 		err := s.Append(context.Background(), storetest.Entries(50, 4, 5))
 		if !errors.Is(err, file.ErrUncertain) || !errors.Is(err, syscall.EIO) {
 			t.Fatalf("Append with failing fdatasync = %v, want ErrUncertain wrapping EIO", err)
@@ -143,7 +51,7 @@ func TestFdatasyncErrorRefusesAppends(t *testing.T) {
 		if s.LastZxid() != 3 {
 			t.Fatalf("LastZxid after a failed Append = %d, want 3", s.LastZxid())
 		}
-		ffs.set(func(f *faultFS) { f.datasyncErr = nil }) // the disk "recovers"
+		ffs.Set(func(f *faultfs.Faults) { f.DatasyncErr = nil }) // the disk "recovers"
 		assertRefusing(t, s)
 		// What was acknowledged is readable; the failed batch is not.
 		storetest.CheckLog(t, s, 0, a)
@@ -162,13 +70,13 @@ func TestFdatasyncErrorRefusesAppends(t *testing.T) {
 
 func TestDirSyncErrorOnNewLog(t *testing.T) {
 	dir := t.TempDir()
-	ffs := &faultFS{}
+	ffs := &faultfs.FS{}
 	s := openFault(t, dir, ffs)
-	ffs.set(func(f *faultFS) { f.syncDirErr = syscall.EIO })
+	ffs.Set(func(f *faultfs.Faults) { f.SyncDirErr = syscall.EIO })
 	if err := s.Append(context.Background(), storetest.Entries(10, 1)); !errors.Is(err, file.ErrUncertain) {
 		t.Fatalf("Append whose new log could not be recorded in its directory = %v, want ErrUncertain", err)
 	}
-	ffs.set(func(f *faultFS) { f.syncDirErr = nil })
+	ffs.Set(func(f *faultfs.Faults) { f.SyncDirErr = nil })
 	assertRefusing(t, s)
 }
 
@@ -176,16 +84,16 @@ func TestDirSyncErrorOnNewLog(t *testing.T) {
 // reopen drops the torn record.
 func TestENOSPCTornWrite(t *testing.T) {
 	dir := t.TempDir()
-	ffs := &faultFS{}
+	ffs := &faultfs.FS{}
 	s := openFault(t, dir, ffs)
 	a := storetest.Entries(50, 1, 2, 3)
 	storetest.MustAppend(t, s, a...)
-	ffs.set(func(f *faultFS) { f.writeErr, f.writePartial = syscall.ENOSPC, 30 })
+	ffs.Set(func(f *faultfs.Faults) { f.WriteErr, f.WritePartial = syscall.ENOSPC, 30 })
 	err := s.Append(context.Background(), storetest.Entries(50, 4, 5))
 	if !errors.Is(err, file.ErrUncertain) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Append on a full disk = %v, want ErrUncertain wrapping ENOSPC", err)
 	}
-	ffs.set(func(f *faultFS) { f.writeErr = nil })
+	ffs.Set(func(f *faultfs.Faults) { f.WriteErr = nil })
 	assertRefusing(t, s)
 	s.Close()
 	s = mustOpen(t, file.Options{DataDir: dir, ForceSync: true})
@@ -197,14 +105,14 @@ func TestENOSPCTornWrite(t *testing.T) {
 // the store must stop, not carry on as if it had worked.
 func TestTruncateErrorRefusesWrites(t *testing.T) {
 	dir := t.TempDir()
-	ffs := &faultFS{}
+	ffs := &faultfs.FS{}
 	s := openFault(t, dir, ffs)
 	storetest.MustAppend(t, s, storetest.Entries(50, 1, 2, 3, 4)...)
-	ffs.set(func(f *faultFS) { f.truncateErr = syscall.EIO })
+	ffs.Set(func(f *faultfs.Faults) { f.TruncateErr = syscall.EIO })
 	if err := s.TruncateAfter(2); !errors.Is(err, file.ErrUncertain) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("TruncateAfter with failing truncate = %v, want ErrUncertain wrapping EIO", err)
 	}
-	ffs.set(func(f *faultFS) { f.truncateErr = nil })
+	ffs.Set(func(f *faultfs.Faults) { f.TruncateErr = nil })
 	assertRefusing(t, s)
 	s.Close()
 	s = mustOpen(t, file.Options{DataDir: dir})
@@ -216,18 +124,18 @@ func TestTruncateErrorRefusesWrites(t *testing.T) {
 
 func TestSnapshotCommitFsyncError(t *testing.T) {
 	dir := t.TempDir()
-	ffs := &faultFS{}
+	ffs := &faultfs.FS{}
 	s := openFault(t, dir, ffs)
 	w, err := s.CreateSnapshot(7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Write([]byte("snapshot bytes"))
-	ffs.set(func(f *faultFS) { f.syncErr = syscall.EIO })
+	ffs.Set(func(f *faultfs.Faults) { f.SyncErr = syscall.EIO })
 	if err := w.Commit(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Commit with failing fsync = %v, want EIO", err)
 	}
-	ffs.set(func(f *faultFS) { f.syncErr = nil })
+	ffs.Set(func(f *faultfs.Faults) { f.SyncErr = nil })
 	if snaps, _ := s.Snapshots(); len(snaps) != 0 {
 		t.Fatalf("a snapshot whose commit failed is listed: %+v", snaps)
 	}
@@ -246,16 +154,16 @@ func TestSnapshotCommitFsyncError(t *testing.T) {
 
 func TestSaveMetaFsyncError(t *testing.T) {
 	dir := t.TempDir()
-	ffs := &faultFS{}
+	ffs := &faultfs.FS{}
 	s := openFault(t, dir, ffs)
 	if err := s.SaveMeta(ext.Meta{CurrentEpoch: 1, AcceptedEpoch: 1, DBID: 5}); err != nil {
 		t.Fatal(err)
 	}
-	ffs.set(func(f *faultFS) { f.syncErr = syscall.EIO })
+	ffs.Set(func(f *faultfs.Faults) { f.SyncErr = syscall.EIO })
 	if err := s.SaveMeta(ext.Meta{CurrentEpoch: 2, AcceptedEpoch: 2, DBID: 5}); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("SaveMeta with failing fsync = %v, want EIO", err)
 	}
-	ffs.set(func(f *faultFS) { f.syncErr = nil })
+	ffs.Set(func(f *faultfs.Faults) { f.SyncErr = nil })
 	m, err := s.LoadMeta()
 	if err != nil || m.CurrentEpoch != 1 || m.AcceptedEpoch != 1 {
 		t.Fatalf("LoadMeta after a failed SaveMeta = %+v, %v; want the old epochs", m, err)
@@ -266,16 +174,16 @@ func TestSaveMetaFsyncError(t *testing.T) {
 // fail to update, LoadMeta still returns the new metadata as a whole.
 func TestSaveMetaAtomicAcrossFiles(t *testing.T) {
 	dir := t.TempDir()
-	ffs := &faultFS{}
+	ffs := &faultfs.FS{}
 	s := openFault(t, dir, ffs)
 	if err := s.SaveMeta(ext.Meta{CurrentEpoch: 1, AcceptedEpoch: 1, LastVote: []byte("old"), DBID: 5}); err != nil {
 		t.Fatal(err)
 	}
-	ffs.set(func(f *faultFS) { f.renameErr, f.renameTarget = syscall.EIO, "currentEpoch" })
+	ffs.Set(func(f *faultfs.Faults) { f.RenameErr, f.RenameTarget = syscall.EIO, "currentEpoch" })
 	if err := s.SaveMeta(ext.Meta{CurrentEpoch: 2, AcceptedEpoch: 3, LastVote: []byte("new"), DBID: 5}); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("SaveMeta = %v, want EIO", err)
 	}
-	ffs.set(func(f *faultFS) { f.renameErr = nil })
+	ffs.Set(func(f *faultfs.Faults) { f.RenameErr = nil })
 	s.Close()
 	s = mustOpen(t, file.Options{DataDir: dir})
 	m, err := s.LoadMeta()
@@ -283,7 +191,7 @@ func TestSaveMetaAtomicAcrossFiles(t *testing.T) {
 		t.Fatalf("LoadMeta = %+v, %v; want the whole new metadata", m, err)
 	}
 	// Renaming zabkit.meta itself failing leaves the whole old metadata.
-	ffs.set(func(f *faultFS) { f.renameErr, f.renameTarget = syscall.EIO, "zabkit.meta" })
+	ffs.Set(func(f *faultfs.Faults) { f.RenameErr, f.RenameTarget = syscall.EIO, "zabkit.meta" })
 	s2 := openFault(t, dir, ffs)
 	if err := s2.SaveMeta(ext.Meta{CurrentEpoch: 4, AcceptedEpoch: 4, LastVote: []byte("newer")}); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("SaveMeta = %v, want EIO", err)
