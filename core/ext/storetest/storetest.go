@@ -206,4 +206,3 @@ func Run(t *testing.T, open OpenFunc) {
 		})
 	}
 }
-
