@@ -173,6 +173,16 @@ func (s *Store) OpenSnapshot(zxid int64) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// hasSnapshot reports whether a committed snapshot at zxid exists (Append
+// asks when a zxid skips ahead, which only a snapshot may justify).
+func (s *Store) hasSnapshot(zxid int64) (bool, error) {
+	_, err := os.Stat(filepath.Join(s.snapDir, snapName(zxid)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // removeSnapshots deletes the committed snapshots whose zxid matches, and
 // with durable set makes the removal survive a power loss before
 // returning.

@@ -385,13 +385,8 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	prev := s.lastZxid.Load()
-	for i := range entries {
-		z := entries[i].Zxid
-		if z <= prev {
-			return fmt.Errorf("%w: %#x after %#x", ext.ErrZxidOrder, z, prev)
-		}
-		prev = z
+	if err := ext.CheckAppend(s.lastZxid.Load(), entries, s.hasSnapshot); err != nil {
+		return err
 	}
 	if s.batch == nil {
 		s.batch = s.db.NewBatch()
@@ -414,7 +409,7 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 	} else {
 		b.Reset()
 	}
-	s.lastZxid.Store(prev)
+	s.lastZxid.Store(entries[len(entries)-1].Zxid)
 	return nil
 }
 
