@@ -148,6 +148,11 @@ func (n *Node) Listen() error {
 			}
 		}
 		m.SetStateFunc(n.metricsState)
+		if r, ok := n.store.(ext.MetricsReporter); ok {
+			if err := m.RegisterStore(r); err != nil {
+				n.log.Warn("store metrics not exported", "err", err)
+			}
+		}
 	}
 	userFatal := hooks.Fatal
 	hooks.Fatal = func(err error) {
