@@ -303,8 +303,10 @@ func TestStoreStallLeavesNodeReadOnly(t *testing.T) {
 	checkReadOnly(t, fn, raw, "stalled")
 
 	ffs.Release()
-	for fn.n.Processor().Stuck() {
-		time.Sleep(5 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); fn.n.Processor().Stuck(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the released Append has not returned")
+		}
 	}
 	for _, p := range []string{"/stalled", "/queued"} {
 		if _, err := raw.Exists(ctx, p, false); !errors.Is(err, zkerr.NoNode) {
