@@ -75,7 +75,11 @@ type Leader struct {
 
 // NewLeader starts discovery. history is the tail of the leader's log (its
 // whole history counts as committed in the new epoch), oldest first, ending
-// at st.LastZxid; it may be shorter than Config.CommitLogCount or empty.
+// at st.LastZxid; it may be shorter than Config.CommitLogCount or empty. It
+// must have no holes: take it from the txns replayed after the newest
+// snapshot, as ZooKeeper fills its committedLog, never from log entries
+// older than that snapshot (after a SNAP sync the log jumps over what the
+// snapshot holds, and a DIFF across that jump would skip txns).
 func NewLeader(cfg Config, st State, history []ext.Entry, now time.Duration) (*Leader, Output) {
 	cfg = cfg.withDefaults()
 	l := &Leader{
