@@ -175,6 +175,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.FS == nil {
 		opts.FS = vfs.Default
 	}
+	opts.FS = sparseWALFS{opts.FS}
 	s := &Store{
 		opts:     opts,
 		log:      opts.Logger.With("store", "pebble"),

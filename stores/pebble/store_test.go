@@ -2,6 +2,7 @@ package pebble_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,5 +166,27 @@ func TestMetricsAndUsage(t *testing.T) {
 	s.Close()
 	if m := s.Metrics(); len(m) != 0 {
 		t.Fatalf("Metrics after Close = %v", m)
+	}
+}
+
+// The WAL is sized ahead of its writes (sparseWALFS), so a synced commit
+// does not also have to journal a new file size.
+func TestWALIsSizedAhead(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, pebble.Options{Dir: dir, ForceSync: true, MemTableSize: 4 << 20})
+	defer s.Close()
+	storetest.MustAppend(t, s, storetest.Entry(1, 100))
+	wals, err := filepath.Glob(filepath.Join(dir, "db", "*.log"))
+	if err != nil || len(wals) == 0 {
+		t.Fatalf("no WAL in %s: %v", dir, err)
+	}
+	for _, w := range wals {
+		st, err := os.Stat(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() < 4<<20 {
+			t.Fatalf("WAL %s is %d bytes after one small commit; want it sized to the memtable ahead of the writes", w, st.Size())
+		}
 	}
 }
