@@ -91,9 +91,10 @@ type Scenario struct {
 	Run  func(f Factory, o Options, seed int64) error
 }
 
-// Scenarios lists the kit's checks in the order Run runs them.
+// Scenarios lists the kit's checks in the order Run runs them. Their Run
+// fills in Options' defaults.
 func Scenarios() []Scenario {
-	return []Scenario{
+	scs := []Scenario{
 		{"ColdStart", coldStart},
 		{"QuorumUp", quorumUp},
 		{"QuorumSide", quorumSide},
@@ -104,6 +105,10 @@ func Scenarios() []Scenario {
 		{"Garbage", garbage},
 		{"Deterministic", deterministic},
 	}
+	for i, sc := range scs {
+		scs[i].Run = func(f Factory, o Options, seed int64) error { return sc.Run(f, o.withDefaults(), seed) }
+	}
+	return scs
 }
 
 // Run runs every scenario for o.Seeds seeds.
@@ -122,7 +127,6 @@ func Run(t *testing.T, f Factory, o Options) {
 
 // RunSeed replays one scenario with one seed.
 func RunSeed(t *testing.T, f Factory, o Options, scenario string, seed int64) {
-	o = o.withDefaults()
 	for _, sc := range Scenarios() {
 		if sc.Name == scenario {
 			if err := sc.Run(f, o, seed); err != nil {
