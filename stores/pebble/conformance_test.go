@@ -2,6 +2,7 @@ package pebble_test
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +12,12 @@ import (
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestMain lets this test binary serve as the kit's crash child.
+func TestMain(m *testing.M) {
+	storetest.CrashMain(crashOpen)
+	os.Exit(m.Run())
+}
 
 func mustOpen(tb testing.TB, opts pebble.Options) *pebble.Store {
 	tb.Helper()
@@ -45,4 +52,17 @@ func TestConformanceSeparateWALSmallMemtable(t *testing.T) {
 		return mustOpen(t, pebble.Options{Dir: filepath.Join(dir, "store"), WALDir: filepath.Join(dir, "wal"),
 			MemTableSize: 64 << 10, ForceSync: true})
 	})
+}
+
+// crashOpen is the store the crash child writes and RunCrash reopens:
+// durable, with a small memtable so that kills also land while Pebble
+// rotates its WAL (new, sized ahead, or recycled) and flushes tables.
+func crashOpen(dir string) (ext.Store, error) {
+	return pebble.Open(pebble.Options{Dir: dir, ForceSync: true, MemTableSize: 64 << 10, Logger: quietLogger()})
+}
+
+// TestKill9Durability SIGKILLs a writer at random points, several times on
+// the same directory: every acknowledged write must be there afterwards.
+func TestKill9Durability(t *testing.T) {
+	storetest.RunCrash(t, crashOpen, storetest.CrashOptions{})
 }
