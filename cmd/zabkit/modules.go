@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zabkit/zabkit/core/registry"
+	"github.com/zabkit/zabkit/election/fle"
 	"github.com/zabkit/zabkit/stores/file"
 	"github.com/zabkit/zabkit/stores/mem"
 	"github.com/zabkit/zabkit/stores/pebble"
@@ -28,6 +29,11 @@ func init() {
 		ID:  "store.mem",
 		Doc: "in-memory store for tests: NOT durable, loses everything on exit",
 		New: func() any { return &memStore{} },
+	})
+	registry.Register(registry.Module{
+		ID:  "election.fle",
+		Doc: "ZooKeeper's fast leader election, wire-compatible with Java peers (options: finalizeWait, minNotificationInterval, maxNotificationInterval)",
+		New: func() any { return fle.DefaultOptions() },
 	})
 }
 
