@@ -21,12 +21,14 @@ type Entry struct {
 // StoreCapabilities is what a store promises, declared up front so the node
 // can refuse a store that does not meet its configuration.
 type StoreCapabilities struct {
-	// Durable means Append, SaveMeta and snapshot Commit survive a power
-	// loss once they return. A store that cannot promise it (an in-memory
-	// store, forceSync=no) says false and the node refuses it unless the
-	// operator allowed non-durable storage.
+	// Durable means Append, TruncateAfter, SaveMeta and snapshot Commit
+	// survive a power loss once they return. A store that
+	// cannot promise it (an in-memory store, forceSync=no) says false: the
+	// server warns at start-up, and the conformance kit's crash test does
+	// not apply to it.
 	Durable bool
-	// Format names the on-disk format, e.g. "zookeeper-3.8" for store.file.
+	// Format names the on-disk format, e.g. "zookeeper-3.8" for store.file;
+	// a store changes it when it changes its format.
 	Format string
 }
 
@@ -75,11 +77,11 @@ var (
 // docs/stores.md is the contract for implementers; the conformance kit
 // (core/ext/storetest) checks it.
 //
-// Durability: when Capabilities().Durable, every method that changes the
-// store (Append, TruncateAfter, PurgeBefore, SaveMeta, SnapshotWriter.Commit)
-// has its effect on stable storage when it returns nil. After a non-nil
-// error the effect is unknown; the caller stops and reopens the store,
-// which then reports what really is on disk.
+// Durability: when Capabilities().Durable, Append, TruncateAfter, SaveMeta
+// and SnapshotWriter.Commit have their effect on stable storage when they
+// return nil. (PurgeBefore need not be: a purge a crash undoes only leaves
+// more history.) After a non-nil error the effect is unknown; the caller
+// stops and reopens the store, which then reports what really is on disk.
 //
 // Concurrency: Append, TruncateAfter and RollLog are called from one
 // goroutine at a time (the log stage). ReadLog, FirstZxid, LastZxid,
