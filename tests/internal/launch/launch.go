@@ -41,6 +41,11 @@ const TargetEnv = "ZABKIT_E2E_TARGET"
 // building one.
 const BinEnv = "ZABKIT_BIN"
 
+// StoreEnv, when set, is the store module zabkit runs with (e.g.
+// store.pebble), so the same tests cover another store; zabkit gets it as
+// ZABKIT_STORE_MODULE, Apache ZooKeeper ignores it.
+const StoreEnv = "ZABKIT_E2E_STORE"
+
 // Paths of Debian's Apache ZooKeeper packages.
 const (
 	JavaBin       = "java"
@@ -198,6 +203,9 @@ func launchOnce(kind Kind, opts Options, dir string, attempt int) (*Server, erro
 			return nil, err
 		}
 		cmd = exec.Command(bin, "server", "--config", cfgPath)
+		if m := os.Getenv(StoreEnv); m != "" {
+			cmd.Env = append(os.Environ(), "ZABKIT_STORE_MODULE="+m)
+		}
 	default:
 		return nil, fmt.Errorf("launch: unknown kind %q", kind)
 	}

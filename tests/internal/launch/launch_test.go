@@ -2,6 +2,8 @@ package launch
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,19 @@ func TestStartServesAndRestarts(t *testing.T) {
 				t.Fatalf("after restart data %q", got.Data)
 			}
 		})
+	}
+}
+
+// ZABKIT_E2E_STORE reaches the zabkit process: with store.pebble its data
+// lives in dataDir/pebble instead of ZooKeeper's version-2 directory.
+func TestStoreEnvSelectsTheStore(t *testing.T) {
+	t.Setenv(StoreEnv, "store.pebble")
+	s := Start(t, Zabkit, Options{})
+	if _, err := os.Stat(filepath.Join(s.DataDir, "pebble", "db")); err != nil {
+		t.Fatalf("%s=store.pebble, yet no Pebble database in the data dir: %v", StoreEnv, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.DataDir, "version-2")); err == nil {
+		t.Fatalf("%s=store.pebble, yet the data dir has store.file's version-2", StoreEnv)
 	}
 }
 
