@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 
@@ -76,15 +77,7 @@ func testAppendIterate(t *testing.T, open func() ext.Store) {
 
 func testReadLogFromMiddle(t *testing.T, open func() ext.Store) {
 	s := open()
-	var want []ext.Entry
-	for _, zs := range [][]int64{Range(1, 1, 10), Range(1, 11, 20), Range(3, 1, 10)} {
-		b := Entries(50, zs...)
-		MustAppend(t, s, b...)
-		want = append(want, b...)
-		if err := s.RollLog(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := appendSegments(t, s, 50, Range(1, 1, 10), Range(1, 11, 20), Range(3, 1, 10))
 	for _, a := range []int64{-1, 0, Zxid(1, 1), Zxid(1, 5), Zxid(1, 10), Zxid(1, 11), Zxid(1, 19), Zxid(1, 20),
 		Zxid(2, 0), Zxid(2, 7), Zxid(3, 0), Zxid(3, 1), Zxid(3, 9), Zxid(3, 10), Zxid(9, 0), 1<<63 - 1} {
 		CheckLog(t, s, a, after(want, a))
@@ -146,15 +139,7 @@ func testZxidOrder(t *testing.T, open func() ext.Store) {
 
 func testTruncateAfter(t *testing.T, open func() ext.Store) {
 	s := open()
-	var want []ext.Entry
-	for _, zs := range [][]int64{Range(1, 1, 10), Range(1, 11, 20), Range(2, 1, 10)} {
-		b := Entries(40, zs...)
-		MustAppend(t, s, b...)
-		want = append(want, b...)
-		if err := s.RollLog(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := appendSegments(t, s, 40, Range(1, 1, 10), Range(1, 11, 20), Range(2, 1, 10))
 	// Beyond the end: nothing changes.
 	if err := s.TruncateAfter(Zxid(5, 0)); err != nil {
 		t.Fatal(err)
@@ -241,16 +226,20 @@ func snapZxids(t testing.TB, s ext.Store) []int64 {
 	return out
 }
 
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// appendSegments appends each list of zxids as one batch of entries of
+// size bytes, rolling the log after each, and returns what it appended.
+func appendSegments(t testing.TB, s ext.Store, size int, segments ...[]int64) []ext.Entry {
+	t.Helper()
+	var all []ext.Entry
+	for _, zs := range segments {
+		b := Entries(size, zs...)
+		MustAppend(t, s, b...)
+		all = append(all, b...)
+		if err := s.RollLog(); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return true
+	return all
 }
 
 func testTruncateSnapshots(t *testing.T, open func() ext.Store) {
@@ -261,7 +250,7 @@ func testTruncateSnapshots(t *testing.T, open func() ext.Store) {
 	if err := s.TruncateAfter(Zxid(1, 5)); err != nil {
 		t.Fatal(err)
 	}
-	if got := snapZxids(t, s); !equalInts(got, []int64{Zxid(1, 3)}) {
+	if got := snapZxids(t, s); !slices.Equal(got, []int64{Zxid(1, 3)}) {
 		t.Fatalf("snapshots after TruncateAfter(1/5) = %x, want only 1/3: a snapshot above the cut restores history that is gone", got)
 	}
 }
@@ -306,7 +295,7 @@ func testPurgeBefore(t *testing.T, open func() ext.Store) {
 	if err := s.PurgeBefore(Zxid(1, 20)); err != nil {
 		t.Fatal(err)
 	}
-	if got := snapZxids(t, s); !equalInts(got, []int64{Zxid(1, 30), Zxid(1, 20)}) {
+	if got := snapZxids(t, s); !slices.Equal(got, []int64{Zxid(1, 30), Zxid(1, 20)}) {
 		t.Fatalf("snapshots after PurgeBefore(1/20) = %x, want 1/30, 1/20", got)
 	}
 	CheckLog(t, s, Zxid(1, 20), after(want, Zxid(1, 20)))
@@ -327,7 +316,7 @@ func testPurgeBefore(t *testing.T, open func() ext.Store) {
 	CheckLog(t, s, Zxid(1, 31), after(want, Zxid(1, 31)))
 	s = open()
 	CheckLog(t, s, Zxid(1, 31), after(want, Zxid(1, 31)))
-	if got := snapZxids(t, s); !equalInts(got, nil) {
+	if got := snapZxids(t, s); !slices.Equal(got, nil) {
 		t.Fatalf("snapshots after PurgeBefore(1/31) = %x, want none", got)
 	}
 }
@@ -675,15 +664,7 @@ func testFirstZxid(t *testing.T, open func() ext.Store) {
 	if f := s.FirstZxid(); f != 0 {
 		t.Fatalf("FirstZxid of an empty store = %#x, want 0", f)
 	}
-	var want []ext.Entry
-	for _, zs := range [][]int64{Range(1, 1, 10), Range(1, 11, 20), Range(2, 1, 10)} {
-		b := Entries(30, zs...)
-		MustAppend(t, s, b...)
-		want = append(want, b...)
-		if err := s.RollLog(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := appendSegments(t, s, 30, Range(1, 1, 10), Range(1, 11, 20), Range(2, 1, 10))
 	CheckLog(t, s, 0, want) // FirstZxid is 1/1
 	writeSnapshot(t, s, Zxid(1, 15), []byte("15"))
 	if err := s.PurgeBefore(Zxid(1, 15)); err != nil {
