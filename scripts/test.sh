@@ -44,3 +44,6 @@ echo "== unit and integration tests (race detector)"
 go test -race -count=1 -timeout 20m $race_pkgs
 echo "== end-to-end tests: real clients, Apache ZooKeeper differential"
 go test -count=1 -timeout 25m ./tests/...
+echo "== end-to-end again on store.pebble: differential, go-zookeeper, kazoo, kill -9 restart"
+ZABKIT_E2E_STORE=store.pebble go test -count=1 -timeout 10m ./tests/diff/ ./tests/e2e/ \
+  -run 'TestDifferential|TestGo|TestKazoo|TestCrashKeepsAcknowledgedWrites|TestRawWriteZxids'
