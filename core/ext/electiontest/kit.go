@@ -322,11 +322,7 @@ func coldStart(f Factory, o Options, seed int64) error {
 	if err != nil {
 		return err
 	}
-	t := x.boot(x.c.IDs())
-	if err := x.awaitDecisions(t, x.c.IDs()); err != nil {
-		return err
-	}
-	if err := x.awaitStable(x.o.StableWithin); err != nil {
+	if err := x.elect(x.boot(x.c.IDs()), x.c.IDs()); err != nil {
 		return err
 	}
 	return x.roundAgreement()
@@ -339,11 +335,7 @@ func quorumUp(f Factory, o Options, seed int64) error {
 		return err
 	}
 	up, _ := x.upSet()
-	t := x.boot(up)
-	if err := x.awaitDecisions(t, up); err != nil {
-		return err
-	}
-	if err := x.awaitStable(x.o.StableWithin); err != nil {
+	if err := x.elect(x.boot(up), up); err != nil {
 		return err
 	}
 	return x.roundAgreement()
@@ -369,9 +361,12 @@ func quorumSide(f Factory, o Options, seed int64) error {
 	return x.awaitStable(x.o.StableWithin)
 }
 
-func (x *run) stableStart() error {
-	t := x.boot(x.c.IDs())
-	if err := x.awaitDecisions(t, x.c.IDs()); err != nil {
+func (x *run) stableStart() error { return x.elect(x.boot(x.c.IDs()), x.c.IDs()) }
+
+// elect waits for each of ids to decide (after t), then for the ensemble
+// to settle.
+func (x *run) elect(t time.Duration, ids []int64) error {
+	if err := x.awaitDecisions(t, ids); err != nil {
 		return err
 	}
 	return x.awaitStable(x.o.StableWithin)
@@ -427,10 +422,7 @@ func restartAll(f Factory, o Options, seed int64) error {
 		x.c.RunFor(time.Duration(x.r.Int64N(int64(20 * time.Millisecond))))
 		x.c.Restart(id) // from its disk: epoch, zxid and the persisted vote
 	}
-	if err := x.awaitDecisions(x.c.Now(), x.c.IDs()); err != nil {
-		return err
-	}
-	if err := x.awaitStable(x.o.StableWithin); err != nil {
+	if err := x.elect(x.c.Now(), x.c.IDs()); err != nil {
 		return err
 	}
 	return x.roundAgreement()
