@@ -64,6 +64,15 @@ func NewPrepper(cfg PrepConfig, tree *datatree.Tree, sessions *session.Tracker, 
 	return &Prepper{cfg: cfg, tree: tree, sessions: sessions, nextZxid: lastZxid + 1, changes: make(map[string]*change)}
 }
 
+// Reset forgets every outstanding change and makes the next zxid
+// lastZxid+1: a new leader starts its epoch from the applied tree.
+func (p *Prepper) Reset(lastZxid int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextZxid = lastZxid + 1
+	clear(p.changes)
+}
+
 // LastZxid is the last zxid assigned.
 func (p *Prepper) LastZxid() int64 {
 	p.mu.Lock()

@@ -28,6 +28,39 @@ var ErrStoreFailed = errors.New("pipeline: store failed; writes are refused")
 // Config.StallTimeout. Whether the stuck batch ends up on disk is unknown.
 var ErrStall = errors.New("pipeline: store append stalled")
 
+// ErrNotServing is returned by Submit while the server has no role in its
+// ensemble (it is looking for a leader) or its leader cannot be reached.
+var ErrNotServing = errors.New("pipeline: not serving: no leader")
+
+// Role is how a processor takes writes.
+type Role int32
+
+const (
+	// RoleStandalone: prep → log → apply, a quorum of one.
+	RoleStandalone Role = iota
+	// RoleLeader: prep → log, and the Replicator proposes each batch;
+	// txns are applied when Commit releases them.
+	RoleLeader
+	// RoleLearner: Submit forwards writes to the leader; txns the leader
+	// proposes arrive through Log and are applied when Commit releases them.
+	RoleLearner
+	// RoleNone: not serving (between roles).
+	RoleNone
+)
+
+// Replicator connects a processor to ZAB when the server is a member of
+// an ensemble. Its methods must not block for long: Proposing and Logged
+// run on the log stage, Forward on a client connection.
+type Replicator interface {
+	// Proposing is called with each batch of this leader's own txns, in
+	// zxid order, just before it is appended, so followers log in parallel.
+	Proposing(batch []*Request)
+	// Logged reports that every txn up to zxid is durable (the local ACK).
+	Logged(zxid int64)
+	// Forward sends a client's write to the leader (RoleLearner).
+	Forward(req *Request) error
+}
+
 // Dropper is implemented by an Origin that must hear about a request the
 // pipeline gave up on because the store failed while the request was in
 // flight. Its txn may already be on disk (it reappears after a restart) or
@@ -78,6 +111,11 @@ type Config struct {
 	Hooks        Hooks
 	// Rand seeds the snapshot jitter; nil uses a random seed.
 	Rand *rand.Rand
+	// Replicator, when set, makes this processor a member of an ensemble;
+	// it starts in RoleNone. Without one it is standalone.
+	Replicator Replicator
+	// Clock is the node's monotonic millisecond clock (session expiry).
+	Clock func() int64
 }
 
 // Processor runs the log and apply stages.
@@ -117,6 +155,27 @@ type Processor struct {
 	cancel         context.CancelFunc
 	stopOnce       sync.Once
 	fatalOnce      sync.Once
+
+	// Ensemble state. role changes under the prep lock. uncommitted holds
+	// logged-or-queued txns in zxid order until Commit releases them;
+	// forwarded holds this server's client writes sent to the leader,
+	// until their txn is applied. Both under cmu. applyMu orders sends on
+	// applyCh with its close.
+	role        atomic.Int32
+	cmu         sync.Mutex
+	uncommitted []*Request
+	forwarded   map[fwdKey]*Request
+	applyMu     sync.Mutex
+	applyClosed bool
+	// idle is signalled by the log stage whenever its queue runs dry;
+	// logBusy (under qmu) is set while it works on a batch it took.
+	idle    *sync.Cond
+	logBusy bool
+}
+
+type fwdKey struct {
+	session int64
+	cxid    int32
 }
 
 // New returns a processor; call Start to run it.
@@ -141,6 +200,11 @@ func New(cfg Config) *Processor {
 	}
 	p.appliedZxid.Store(cfg.Tree.LastZxid())
 	p.nextSnapAt()
+	p.forwarded = map[fwdKey]*Request{}
+	p.idle = sync.NewCond(&p.qmu)
+	if cfg.Replicator != nil {
+		p.role.Store(int32(RoleNone))
+	}
 	return p
 }
 
@@ -179,10 +243,160 @@ func (p *Processor) Submit(req *Request) error {
 	if p.failed.Load() {
 		return ErrStoreFailed
 	}
+	switch Role(p.role.Load()) {
+	case RoleNone:
+		return ErrNotServing
+	case RoleLearner:
+		return p.forward(req)
+	}
 	p.outstanding.Add(1)
 	p.cfg.Prep.Prep(req, p.enqueue)
 	return nil
 }
+
+// forward sends a learner's client write to the leader and remembers it,
+// so the txn that comes back is answered on this server.
+func (p *Processor) forward(req *Request) error {
+	key := fwdKey{req.SessionID, req.Cxid}
+	p.outstanding.Add(1)
+	p.cmu.Lock()
+	p.forwarded[key] = req
+	p.cmu.Unlock()
+	if err := p.cfg.Replicator.Forward(req); err != nil {
+		p.cmu.Lock()
+		delete(p.forwarded, key)
+		p.cmu.Unlock()
+		p.outstanding.Add(-1)
+		return fmt.Errorf("%w: %w", ErrNotServing, err)
+	}
+	return nil
+}
+
+// Role is the processor's current role.
+func (p *Processor) Role() Role { return Role(p.role.Load()) }
+
+// SetRole switches how writes are taken. Leaving a role drops what it
+// left unfinished (see EndRole); a leader's prep restarts after lastZxid,
+// the last zxid of the previous epoch's history (its first txn is then
+// Zxid(epoch, 1) when lastZxid is Zxid(epoch, 0)).
+func (p *Processor) SetRole(role Role, lastZxid int64) {
+	p.cfg.Prep.mu.Lock()
+	p.role.Store(int32(role))
+	p.cfg.Prep.mu.Unlock()
+	if role == RoleLeader {
+		p.cfg.Prep.Reset(lastZxid)
+	}
+}
+
+// Log queues txns a learner received from its leader for the log stage;
+// they are applied when Commit releases them. Data must be the txn bytes
+// (TxnHeader + record [+ digest]).
+func (p *Processor) Log(entries []ext.Entry) error {
+	reqs := make([]*Request, 0, len(entries))
+	for _, e := range entries {
+		txn, err := jute.DecodeTxn(e.Data)
+		if err != nil {
+			return fmt.Errorf("pipeline: txn %#x from the leader: %w", e.Zxid, err)
+		}
+		if txn.Header.Zxid != e.Zxid {
+			return fmt.Errorf("pipeline: txn %#x from the leader carries zxid %#x", e.Zxid, txn.Header.Zxid)
+		}
+		reqs = append(reqs, &Request{SessionID: txn.Header.ClientID, Cxid: txn.Header.Cxid, Op: txn.Header.Type,
+			Hdr: txn.Header, Txn: txn.Record, Data: e.Data, learned: true})
+	}
+	p.cfg.Prep.mu.Lock() // orders with fatal's drain, like enqueue
+	defer p.cfg.Prep.mu.Unlock()
+	for _, r := range reqs {
+		p.outstanding.Add(1)
+		p.enqueue(r)
+	}
+	return nil
+}
+
+// Commit releases every logged-or-queued txn up to zxid to the apply
+// stage, in order. A txn may be applied before this server's own log has
+// it: a quorum already logged it.
+func (p *Processor) Commit(zxid int64) {
+	p.cmu.Lock()
+	n := 0
+	for n < len(p.uncommitted) && p.uncommitted[n].Hdr.Zxid <= zxid {
+		n++
+	}
+	batch := make([]*Request, n)
+	copy(batch, p.uncommitted)
+	rest := copy(p.uncommitted, p.uncommitted[n:])
+	clear(p.uncommitted[rest:])
+	p.uncommitted = p.uncommitted[:rest]
+	p.cmu.Unlock()
+	if n > 0 {
+		p.toApply(batch)
+	}
+}
+
+// toApply hands a batch to the apply stage unless it has stopped.
+func (p *Processor) toApply(batch []*Request) {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	if p.applyClosed {
+		return
+	}
+	p.applyCh <- batch
+}
+
+func (p *Processor) closeApply() {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	if !p.applyClosed {
+		p.applyClosed = true
+		close(p.applyCh)
+	}
+}
+
+// EndRole ends the current ensemble role: new writes are refused, the log
+// stage finishes what it was given (so the log holds everything this
+// server applied or acknowledged), the apply stage catches up with what
+// was committed, and everything left uncommitted or forwarded is dropped
+// (its origin learns the outcome is unknown, see Dropper). It returns once
+// that is done.
+func (p *Processor) EndRole() {
+	p.SetRole(RoleNone, 0)
+	p.qmu.Lock()
+	for (len(p.queue) > 0 || p.logBusy) && !p.qclosed && !p.failed.Load() {
+		p.idle.Wait()
+	}
+	p.qmu.Unlock()
+	p.cmu.Lock()
+	dropped := p.uncommitted
+	p.uncommitted = nil
+	for k, r := range p.forwarded {
+		dropped = append(dropped, r)
+		delete(p.forwarded, k)
+	}
+	p.cmu.Unlock()
+	p.drop(dropped)
+	p.WaitApplied()
+}
+
+// WaitApplied waits until the apply stage has taken every batch handed to
+// it so far.
+func (p *Processor) WaitApplied() {
+	done := make(chan struct{})
+	p.toApply([]*Request{{Origin: barrier(done), learned: true, Hdr: jute.TxnHeader{Type: barrierOp}}})
+	p.applyMu.Lock()
+	closed := p.applyClosed
+	p.applyMu.Unlock()
+	if closed {
+		return
+	}
+	<-done
+}
+
+// barrierOp marks a request that only reports its turn in the apply stage.
+const barrierOp int32 = -1000
+
+type barrier chan struct{}
+
+func (b barrier) Applied(*Request, *datatree.Result) { close(b) }
 
 // enqueue runs under the prep lock, which fatal also holds while it sets
 // failed and empties the queue: a request either lands in the queue before
@@ -191,6 +405,17 @@ func (p *Processor) enqueue(r *Request) {
 	if p.failed.Load() {
 		p.drop([]*Request{r})
 		return
+	}
+	if p.cfg.Replicator != nil {
+		role := Role(p.role.Load())
+		if role == RoleNone || role == RoleLeader && r.learned || role == RoleLearner && !r.learned {
+			// The role changed while this request was on its way.
+			p.drop([]*Request{r})
+			return
+		}
+		p.cmu.Lock()
+		p.uncommitted = append(p.uncommitted, r)
+		p.cmu.Unlock()
 	}
 	p.qmu.Lock()
 	p.queue = append(p.queue, r)
@@ -206,7 +431,9 @@ func (p *Processor) enqueue(r *Request) {
 func (p *Processor) takeBatch(buf []*Request, max int) []*Request {
 	for {
 		p.qmu.Lock()
+		p.logBusy = false
 		if n := len(p.queue); n > 0 {
+			p.logBusy = true
 			if n > max {
 				n = max
 			}
@@ -218,6 +445,7 @@ func (p *Processor) takeBatch(buf []*Request, max int) []*Request {
 			return buf
 		}
 		closed := p.qclosed
+		p.idle.Broadcast()
 		p.qmu.Unlock()
 		if closed {
 			return nil
@@ -295,6 +523,7 @@ func (p *Processor) fatal(err error) {
 		p.qmu.Lock()
 		dropped = append(dropped, p.queue...)
 		p.queue = nil
+		p.idle.Broadcast()
 		p.qmu.Unlock()
 		p.cfg.Prep.mu.Unlock()
 		p.cfg.Logger.Error("store failed; no further writes will be acknowledged", "err", err,
@@ -349,7 +578,7 @@ func (p *Processor) settle() []*Request {
 
 func (p *Processor) logLoop(ctx context.Context) {
 	defer p.wg.Done()
-	defer close(p.applyCh)
+	defer p.closeApply()
 	var entries []ext.Entry
 	for {
 		batch := p.takeBatch(make([]*Request, 0, 16), p.cfg.MaxBatch)
@@ -365,6 +594,9 @@ func (p *Processor) logLoop(ctx context.Context) {
 		p.inflight = batch
 		p.appendStart.Store(int64(time.Since(p.base)))
 		p.ifMu.Unlock()
+		if rep := p.cfg.Replicator; rep != nil && !batch[0].learned {
+			rep.Proposing(batch)
+		}
 		entries = entries[:0]
 		for _, r := range batch {
 			entries = append(entries, ext.Entry{Zxid: r.Hdr.Zxid, Data: r.Data})
@@ -382,7 +614,11 @@ func (p *Processor) logLoop(ctx context.Context) {
 		if h := p.cfg.Hooks.Synced; h != nil {
 			h(len(batch), time.Since(start))
 		}
-		p.applyCh <- batch
+		if rep := p.cfg.Replicator; rep != nil {
+			rep.Logged(batch[len(batch)-1].Hdr.Zxid)
+		} else {
+			p.toApply(batch)
+		}
 		p.sinceSnap += len(batch)
 		if p.sinceSnap >= p.snapAt || (p.snapBytesAt > 0 && p.bytesSinceSnap >= p.snapBytesAt) {
 			p.nextSnapAt()
@@ -452,12 +688,21 @@ func (p *Processor) applyLoop() {
 	defer p.wg.Done()
 	for batch := range p.applyCh {
 		for _, req := range batch {
+			if req.Hdr.Type == barrierOp {
+				req.Origin.Applied(req, nil)
+				continue
+			}
 			res := p.cfg.Tree.Apply(&req.Hdr, req.Txn)
 			p.applySessionEffects(req)
-			p.cfg.Prep.Applied(req)
+			if !req.learned {
+				p.cfg.Prep.Applied(req)
+			}
 			p.appliedZxid.Store(req.Hdr.Zxid)
 			if req.Origin != nil {
 				req.Origin.Applied(req, &res)
+			}
+			if req.learned {
+				p.answerForwarded(req, &res)
 			}
 			if h := p.cfg.Hooks.Applied; h != nil {
 				h(req, &res)
@@ -467,6 +712,26 @@ func (p *Processor) applyLoop() {
 	}
 }
 
+// answerForwarded answers this server's client whose forwarded write the
+// learned txn is.
+func (p *Processor) answerForwarded(req *Request, res *datatree.Result) {
+	key := fwdKey{req.Hdr.ClientID, req.Hdr.Cxid}
+	p.cmu.Lock()
+	local, ok := p.forwarded[key]
+	if ok {
+		delete(p.forwarded, key)
+	}
+	p.cmu.Unlock()
+	if !ok {
+		return
+	}
+	local.Hdr, local.Txn, local.Data = req.Hdr, req.Txn, req.Data
+	if local.Origin != nil {
+		local.Origin.Applied(local, res)
+	}
+	p.outstanding.Add(-1)
+}
+
 func (p *Processor) applySessionEffects(req *Request) {
 	if p.cfg.Sessions == nil {
 		return
@@ -474,5 +739,14 @@ func (p *Processor) applySessionEffects(req *Request) {
 	switch req.Hdr.Type {
 	case jute.OpCloseSession:
 		p.cfg.Sessions.Remove(req.Hdr.ClientID)
+	case jute.OpCreateSession:
+		// Sessions created through another server of the ensemble.
+		if t, ok := req.Txn.(*jute.IntRecord); ok && p.cfg.Replicator != nil {
+			now := int64(0)
+			if p.cfg.Clock != nil {
+				now = p.cfg.Clock()
+			}
+			p.cfg.Sessions.AddIfAbsent(req.Hdr.ClientID, t.Value, now)
+		}
 	}
 }

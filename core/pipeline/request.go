@@ -43,6 +43,10 @@ type Request struct {
 	Err zkerr.Code
 
 	touched []string
+	// learned marks a txn a learner got from its leader (not prepped
+	// here); fwd is the local request it answers, if a client of this
+	// server asked for it.
+	learned bool
 }
 
 // Zxid is the zxid prep assigned.

@@ -329,6 +329,11 @@ func (c *Conn) handshake(frame []byte) bool {
 		c.close()
 		return false
 	}
+	if c.s.paused.Load() {
+		// Between roles: the client must find a server that serves.
+		c.close()
+		return false
+	}
 	if last := c.s.proc.AppliedZxid(); req.LastZxidSeen > last {
 		c.s.log.Info("refusing session: client has seen a newer zxid; it must try another server",
 			"client_zxid", fmt.Sprintf("0x%x", req.LastZxidSeen), "server_zxid", fmt.Sprintf("0x%x", last))
@@ -672,4 +677,17 @@ func (c *Conn) ResetStats() {
 	c.sent.Store(0)
 	c.lastLatency.Store(0)
 	c.lat.reset()
+}
+
+// DecodeWrite decodes a write request's body as a client sent it; nil
+// means malformed. A leader uses it for the writes its learners forward.
+func DecodeWrite(op int32, body []byte) jute.Record {
+	if op == jute.OpCreateSession {
+		var r jute.IntRecord
+		if jute.Unmarshal(body, &r) != nil {
+			return nil
+		}
+		return &r
+	}
+	return decodeWrite(op, body)
 }

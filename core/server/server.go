@@ -73,7 +73,38 @@ type Server struct {
 	// localSessions counts connection-local sessions (read-only clients
 	// served after a store failure).
 	localSessions atomic.Int64
+	// paused is set while an ensemble member has no role: like
+	// ZooKeeper's server that is not running, it closes new connections.
+	paused atomic.Bool
 }
+
+// SetServing opens (true) or closes (false) the server to clients. An
+// ensemble member that leaves its role closes every client connection, so
+// the clients reconnect to a server that serves; their sessions live on in
+// the ensemble. New connections are closed until it serves again.
+func (s *Server) SetServing(on bool) {
+	s.paused.Store(!on)
+	if on {
+		return
+	}
+	s.mu.Lock()
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// Serving reports whether the server takes clients.
+func (s *Server) Serving() bool { return !s.paused.Load() }
+
+// DropSession closes the connection of session sid on this server, if
+// any: its closeSession was applied (ZooKeeper's server does the same for
+// sessions expired by another server of the ensemble).
+func (s *Server) DropSession(sid int64) { s.dropSession(sid) }
 
 // Stats are server-wide counters, reset by `srst`.
 type Stats struct {

@@ -132,6 +132,19 @@ func (t *Tracker) Add(id int64, timeoutMs int32, nowMs int64) {
 	t.move(s, t.bucketOf(nowMs, timeoutMs))
 }
 
+// AddIfAbsent starts tracking a session another server of the ensemble
+// created; a session already known is left as it is.
+func (t *Tracker) AddIfAbsent(id int64, timeoutMs int32, nowMs int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sessions[id] != nil {
+		return
+	}
+	s := &Session{ID: id, TimeoutMs: timeoutMs}
+	t.sessions[id] = s
+	t.move(s, t.bucketOf(nowMs, timeoutMs))
+}
+
 // Touch pushes a live session's expiry forward. It reports false for an
 // unknown or closing session.
 func (t *Tracker) Touch(id int64, nowMs int64) bool {
