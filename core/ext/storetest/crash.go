@@ -412,7 +412,11 @@ func crashRound(dir string, seed uint64, st *crashState, killAfter int, onTimer 
 		return n, readErr
 	}
 	if !killedBySignal(err) {
-		return n, fmt.Errorf("child ended by itself (%v) after %d acknowledgements: %s", err, n, strings.TrimSpace(stderr.String()))
+		hint := ""
+		if err == nil {
+			hint = " (does TestMain call storetest.CrashMain?)"
+		}
+		return n, fmt.Errorf("child ended by itself (%v) after %d acknowledgements%s: %s", err, n, hint, strings.TrimSpace(stderr.String()))
 	}
 	return n, nil
 }
