@@ -60,6 +60,8 @@ type node struct {
 	counter  int64 // the leader's next zxid counter
 
 	frozenUntil time.Duration // a paused process handles nothing before this
+	deferred    []func()      // what arrived during a pause, in order
+	thawing     bool
 	// early holds quorum packets that arrived while this server was still
 	// looking: a learner that decided first may already be knocking.
 	early []earlyPacket
@@ -162,11 +164,42 @@ func (n *node) lastDurable() int64 {
 // did. Messages and timers queue up during the pause, as in a stopped
 // process whose sockets stay open.
 func (n *node) frozen(fn func()) bool {
-	if n.w.now >= n.frozenUntil {
+	if n.w.now >= n.frozenUntil && len(n.deferred) == 0 {
 		return false
 	}
-	n.w.at(n.frozenUntil, fn)
+	n.deferred = append(n.deferred, fn)
+	n.scheduleThaw()
 	return true
+}
+
+// thaw runs what queued up during a pause, in arrival order (a link stays
+// FIFO however often the process pauses).
+func (n *node) scheduleThaw() {
+	if n.thawing {
+		return
+	}
+	n.thawing = true
+	inc := n.inc
+	n.w.at(n.frozenUntil, func() {
+		if inc != n.inc {
+			return
+		}
+		n.thawing = false
+		if n.w.now < n.frozenUntil {
+			n.scheduleThaw() // paused again meanwhile
+			return
+		}
+		q := n.deferred
+		n.deferred = nil
+		for i, fn := range q {
+			if n.w.now < n.frozenUntil || len(n.deferred) > 0 {
+				n.deferred = append(q[i:len(q):len(q)], n.deferred...)
+				n.scheduleThaw()
+				return
+			}
+			fn()
+		}
+	})
 }
 
 // ---------------------------------------------------------------- election
@@ -327,23 +360,26 @@ func (n *node) scheduleRole(at time.Duration) {
 		if gen != n.roleGen || !n.up || n.roleWake != at {
 			return
 		}
-		if n.w.now < n.frozenUntil {
-			n.roleWake = 0
-			n.w.at(n.frozenUntil, func() {
-				if gen == n.roleGen && n.up {
-					n.scheduleRole(n.w.now)
-				}
-			})
+		if n.frozen(func() {
+			if gen == n.roleGen && n.up && n.roleWake == at {
+				n.roleWake = 0
+				n.roleTick()
+			}
+		}) {
 			return
 		}
 		n.roleWake = 0
-		switch {
-		case n.leader != nil:
-			n.doRole(n.leader.Tick(n.w.now))
-		case n.learner != nil:
-			n.doRole(n.learner.Tick(n.w.now))
-		}
+		n.roleTick()
 	})
+}
+
+func (n *node) roleTick() {
+	switch {
+	case n.leader != nil:
+		n.doRole(n.leader.Tick(n.w.now))
+	case n.learner != nil:
+		n.doRole(n.learner.Tick(n.w.now))
+	}
 }
 
 func (n *node) act(a zab.Action) {
@@ -572,6 +608,8 @@ func (n *node) crash(restart bool) {
 	n.leader, n.learner, n.elect = nil, nil, nil
 	n.serving = false
 	n.early = nil
+	n.deferred = nil
+	n.thawing = false
 	n.failPending()
 	for _, m := range n.w.nodes {
 		if m.id != n.id {

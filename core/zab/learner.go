@@ -251,8 +251,17 @@ func (f *Learner) SnapshotLoaded(now time.Duration, zxid int64) Output {
 
 func (f *Learner) onProposal(out *Output, p jute.QuorumPacket) {
 	e := ext.Entry{Zxid: p.Zxid, Data: p.Data}
-	if n := len(f.pending); n > 0 && f.pending[n-1].entry.Zxid >= e.Zxid || e.Zxid <= f.state.LastZxid && f.phase > phaseSyncing {
-		f.stepDown(out, fmt.Errorf("%w: proposal %#x out of order", ErrProtocol, e.Zxid))
+	prev := f.state.LastZxid
+	if n := len(f.pending); n > 0 {
+		prev = f.pending[n-1].entry.Zxid
+	}
+	// A leader proposes consecutive counters within an epoch, and sync
+	// continues right after the learner's last zxid, so a jump within an
+	// epoch means packets were lost (a transport that reconnected under
+	// us). ZooKeeper only warns, trusting one TCP connection per role; a
+	// hole in the log would silently lose txns, so resync instead.
+	if e.Zxid <= prev || EpochOf(e.Zxid) == EpochOf(prev) && e.Zxid != prev+1 {
+		f.stepDown(out, fmt.Errorf("%w: proposal %#x after %#x", ErrProtocol, e.Zxid, prev))
 		return
 	}
 	f.pending = append(f.pending, inflight{entry: e})
