@@ -198,7 +198,9 @@ func TestDrop(t *testing.T) {
 	n, trs, recs := manual(t, 1, 2)
 	must(t, trs[1].Send(2, ext.ChanBroadcast, transporttest.Hello(1)))
 	n.Drain()
-	n.SetDrop(func(e mem.Envelope) bool { return bytes.Equal(e.Data, transporttest.Vote(1, 16)) || bytes.Equal(e.Data, transporttest.Ping(1, 1)) })
+	n.SetDrop(func(e mem.Envelope) bool {
+		return bytes.Equal(e.Data, transporttest.Vote(1, 16)) || bytes.Equal(e.Data, transporttest.Ping(1, 1))
+	})
 	for i := range int64(3) {
 		must(t, trs[1].Send(2, ext.ChanElection, transporttest.Vote(i, 16)))
 		n.Drain()
