@@ -13,6 +13,7 @@ import (
 
 	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/proto/jute"
+	"github.com/zabkit/zabkit/stores/internal/snapdir"
 )
 
 // Txn log format (spec 7.2):
@@ -44,12 +45,7 @@ const (
 
 const (
 	logPrefix  = "log."
-	snapPrefix = "snapshot."
-	// snapTmpPrefix names snapshots being written. ZooKeeper parses any
-	// "snapshot.<hex>[.suffix]" as a snapshot (the suffix selects a
-	// compression), so a temp file must not start with "snapshot." or a
-	// Java server could load a half-written one.
-	snapTmpPrefix = "tmp.snapshot."
+	snapPrefix = snapdir.Prefix
 )
 
 // CorruptError reports data that failed a checksum or framing check where a

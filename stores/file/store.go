@@ -16,6 +16,7 @@ import (
 
 	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/proto/jute"
+	"github.com/zabkit/zabkit/stores/internal/snapdir"
 )
 
 // Errors specific to this store; compare with errors.Is.
@@ -67,6 +68,7 @@ type Store struct {
 	fs      FS
 	log     *slog.Logger
 	snapDir string // DataDir/version-2
+	snaps   *snapdir.Dir[File]
 	logDir  string // DataLogDir/version-2
 	step    int64  // pre-allocation step in bytes
 
@@ -92,7 +94,6 @@ type Store struct {
 	lastZxid atomic.Int64
 
 	metaMu     sync.Mutex
-	snapSeq    atomic.Uint64
 	readerPool sync.Pool
 }
 
@@ -131,7 +132,8 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store.file: %w", err)
 		}
 	}
-	if err := s.removeSnapshotTemps(); err != nil {
+	s.snaps = snapdir.New[File](s.fs, s.snapDir, opts.ForceSync, "store.file")
+	if err := s.snaps.RemoveTemps(); err != nil {
 		return nil, err
 	}
 	if err := s.recoverLog(); err != nil {
@@ -431,7 +433,7 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := ext.CheckAppend(s.lastZxid.Load(), entries, s.hasSnapshot); err != nil {
+	if err := ext.CheckAppend(s.lastZxid.Load(), entries, s.snaps.Has); err != nil {
 		return err
 	}
 	for i := range entries {
@@ -748,23 +750,8 @@ func (s *Store) TruncateAfter(zxid int64) error {
 	s.lastZxid.Store(last)
 
 	// Snapshots above the cut would restore history that is gone.
-	snaps, err := s.Snapshots()
-	if err != nil {
-		return s.fail("truncate: list snapshots", err)
-	}
-	removed := false
-	for _, sn := range snaps {
-		if sn.Zxid > zxid {
-			if err := s.fs.Remove(filepath.Join(s.snapDir, sn.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return s.fail("truncate: remove snapshot", err)
-			}
-			removed = true
-		}
-	}
-	if removed {
-		if err := s.fs.SyncDir(s.snapDir); err != nil {
-			return s.fail("truncate: sync snapshot dir", err)
-		}
+	if err := s.snaps.Remove(func(z int64) bool { return z > zxid }, true); err != nil {
+		return s.fail("truncate", err)
 	}
 	return nil
 }
@@ -819,16 +806,8 @@ func (s *Store) PurgeBefore(zxid int64) error {
 	logs := slices.Clone(s.logs)
 	s.mu.Unlock()
 
-	snaps, err := s.Snapshots()
-	if err != nil {
+	if err := s.snaps.Remove(func(z int64) bool { return z < zxid }, false); err != nil {
 		return err
-	}
-	for _, sn := range snaps {
-		if sn.Zxid < zxid {
-			if err := s.fs.Remove(filepath.Join(s.snapDir, sn.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("store.file: purge: %w", err)
-			}
-		}
 	}
 	drop := 0
 	if len(logs) > 0 && logs[0].first <= zxid {

@@ -7,9 +7,9 @@
 //
 // # Layout
 //
-//	Dir/db/                      the Pebble database (and its WAL unless Options.WALDir)
-//	Dir/snapshots/snapshot.<hex> committed snapshots (opaque bytes, written by core/datatree)
-//	Dir/snapshots/.tmp-*         snapshots being written; removed by Open
+//	Dir/db/                          the Pebble database (and its WAL unless Options.WALDir)
+//	Dir/snapshots/snapshot.<hex>     committed snapshots (opaque bytes, written by core/datatree)
+//	Dir/snapshots/tmp.snapshot.<hex>.* snapshots being written; removed by Open
 //
 // Keys in the database:
 //

@@ -19,6 +19,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/wal"
 
 	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/stores/internal/snapdir"
 )
 
 // FormatName names this store's layout (see the package doc). It is stored
@@ -127,6 +128,7 @@ type Store struct {
 	log      *slog.Logger
 	dbDir    string
 	snapDir  string
+	snaps    *snapdir.Dir[*os.File]
 	logWrite *pebble.WriteOptions
 	stalls   stallCounter
 
@@ -150,7 +152,6 @@ type Store struct {
 	rangeMu sync.Mutex
 
 	lastZxid atomic.Int64
-	snapSeq  atomic.Uint64
 }
 
 var (
@@ -192,7 +193,8 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store.pebble: %w", err)
 		}
 	}
-	if err := s.removeSnapshotTemps(); err != nil {
+	s.snaps = snapdir.New(snapdir.OS{}, s.snapDir, opts.ForceSync, "store.pebble")
+	if err := s.snaps.RemoveTemps(); err != nil {
 		return nil, err
 	}
 	db, err := pebble.Open(s.dbDir, s.pebbleOptions())
@@ -386,7 +388,7 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := ext.CheckAppend(s.lastZxid.Load(), entries, s.hasSnapshot); err != nil {
+	if err := ext.CheckAppend(s.lastZxid.Load(), entries, s.snaps.Has); err != nil {
 		return err
 	}
 	if s.batch == nil {
@@ -508,7 +510,7 @@ func (s *Store) TruncateAfter(zxid int64) error {
 	s.lastZxid.Store(last)
 
 	// Snapshots above the cut would restore history that is gone.
-	if err := s.removeSnapshots(func(z int64) bool { return z > zxid }, true); err != nil {
+	if err := s.snaps.Remove(func(z int64) bool { return z > zxid }, true); err != nil {
 		return s.fail("truncate", err)
 	}
 	return nil
@@ -526,8 +528,8 @@ func (s *Store) PurgeBefore(zxid int64) error {
 	defer s.leave()
 	s.rangeMu.Lock()
 	defer s.rangeMu.Unlock()
-	if err := s.removeSnapshots(func(z int64) bool { return z < zxid }, false); err != nil {
-		return fmt.Errorf("store.pebble: purge: %w", err)
+	if err := s.snaps.Remove(func(z int64) bool { return z < zxid }, false); err != nil {
+		return err
 	}
 	bound := min(zxid, s.lastZxid.Load())
 	if bound <= 0 {
