@@ -830,19 +830,7 @@ func (s *Store) PurgeBefore(zxid int64) error {
 
 // Usage implements ext.Store: apparent sizes, as ZooKeeper's `dirs` reports.
 func (s *Store) Usage() (snapBytes, logBytes int64) {
-	sum := func(dir string) int64 {
-		ents, err := s.fs.ReadDir(dir)
-		if err != nil {
-			return 0
-		}
-		var n int64
-		for _, e := range ents {
-			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
-				n += info.Size()
-			}
-		}
-		return n
-	}
+	sum := func(dir string) int64 { return snapdir.DirBytes[File](s.fs, dir) }
 	snapBytes = sum(s.snapDir)
 	if s.logDir == s.snapDir {
 		// Shared directory: split by name.

@@ -630,27 +630,12 @@ func (s *Store) SaveMeta(m ext.Meta) error {
 // the database (tables, manifest) and of its WAL. (Pebble's own disk
 // accounting leaves out the WAL being written.)
 func (s *Store) Usage() (snapBytes, logBytes int64) {
-	snapBytes = dirSize(s.snapDir)
-	logBytes = dirSize(s.dbDir)
+	snapBytes = snapdir.DirBytes(snapdir.OS{}, s.snapDir)
+	logBytes = snapdir.DirBytes(snapdir.OS{}, s.dbDir)
 	if s.opts.WALDir != "" && filepath.Clean(s.opts.WALDir) != s.dbDir {
-		logBytes += dirSize(s.opts.WALDir)
+		logBytes += snapdir.DirBytes(snapdir.OS{}, s.opts.WALDir)
 	}
 	return snapBytes, logBytes
-}
-
-// dirSize sums the sizes of the regular files in dir.
-func dirSize(dir string) int64 {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, e := range ents {
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-	}
-	return n
 }
 
 // Close implements ext.Store. It waits for calls in progress.

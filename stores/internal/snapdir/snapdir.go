@@ -85,6 +85,22 @@ func (OS) SyncDir(name string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
+// DirBytes is the apparent size of the regular files in dir, which is what
+// ZooKeeper's `dirs` reports for its data directories (0 if unreadable).
+func DirBytes[F File](fsys FS[F], dir string) int64 {
+	ents, err := fsys.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
 // Dir is one snapshot directory. Its methods implement the snapshot half of
 // ext.Store and are safe for concurrent use.
 type Dir[F File] struct {
