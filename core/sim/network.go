@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/zab"
 )
 
 // network delivers messages between servers. The election channel is
@@ -22,6 +24,10 @@ type network struct {
 	gen map[[2]int64]uint64
 	// last delivery time per link and channel, to keep FIFO order.
 	lastAt map[linkKey]time.Duration
+	// dead marks a broken quorum connection (unordered pair): like a TCP
+	// connection it never delivers again; only a learner opening a new
+	// one (FOLLOWERINFO/OBSERVERINFO) revives the pair.
+	dead map[[2]int64]bool
 }
 
 type linkKey struct {
@@ -30,7 +36,7 @@ type linkKey struct {
 }
 
 func newNetwork(w *world) *network {
-	return &network{w: w, cut: map[[2]int64]bool{}, gen: map[[2]int64]uint64{}, lastAt: map[linkKey]time.Duration{}}
+	return &network{w: w, cut: map[[2]int64]bool{}, gen: map[[2]int64]uint64{}, lastAt: map[linkKey]time.Duration{}, dead: map[[2]int64]bool{}}
 }
 
 func (n *network) blocked(from, to int64) bool { return n.cut[[2]int64{from, to}] }
@@ -82,6 +88,16 @@ func (n *network) send(from, to int64, ch ext.Channel, data []byte, extra time.D
 		// timers notice.
 		return
 	}
+	pair := [2]int64{min(from, to), max(from, to)}
+	if n.dead[pair] {
+		if ch != ext.ChanBroadcast || len(data) < 4 || !opensLink(data) {
+			return // no connection: a leader cannot reach an unconnected learner
+		}
+		// A learner dials a new connection.
+		delete(n.dead, pair)
+		n.gen[[2]int64{from, to}]++
+		n.gen[[2]int64{to, from}]++
+	}
 	g := n.gen[key]
 	lk := linkKey{from, to, ch}
 	at := max(w.now+n.delay()+extra, n.lastAt[lk])
@@ -103,6 +119,7 @@ func (n *network) send(from, to int64, ch ext.Channel, data []byte, extra time.D
 func (n *network) breakLink(a, b int64, notify bool) {
 	n.gen[[2]int64{a, b}]++
 	n.gen[[2]int64{b, a}]++
+	n.dead[[2]int64{min(a, b), max(a, b)}] = true
 	if !notify {
 		return
 	}
@@ -139,3 +156,9 @@ func (n *network) partition(side []int64, oneWay bool) {
 }
 
 func (n *network) healAll() { clear(n.cut) }
+
+// opensLink reports whether a quorum packet is a learner's first one.
+func opensLink(data []byte) bool {
+	t := int32(binary.BigEndian.Uint32(data))
+	return t == zab.TypeFollowerInfo || t == zab.TypeObserverInfo
+}
