@@ -90,6 +90,7 @@ type Config struct {
 	ConnectToLearnerMasterLimit int // connectToLearnerMasterLimit, ticks; 0 = initLimit
 
 	SnapCount                   int   // snapCount (zookeeper.snapCount): txns between snapshots, min 2
+	CommitLogCount              int   // zookeeper.commitLogCount: committed txns a leader keeps for DIFF sync
 	SnapSizeLimitInKb           int64 // snapSizeLimitInKb: log bytes between snapshots; <= 0 disables
 	PreAllocSizeKB              int   // preAllocSize: txn log preallocation in KiB
 	ForceSync                   bool  // forceSync: fsync the txn log before acknowledging
@@ -152,6 +153,7 @@ const (
 	DefaultClientPort        = 2181
 	DefaultMaxClientCnxns    = 60
 	DefaultSnapCount         = 100000
+	DefaultCommitLogCount    = 500
 	MinSnapCount             = 2
 	DefaultSnapSizeLimitInKb = 4 * 1024 * 1024
 	DefaultPreAllocSizeKB    = 65536
@@ -185,6 +187,7 @@ func Default() Config {
 		MaxSessionTimeout:        -1,
 		ClientPortListenBacklog:  -1,
 		SnapCount:                DefaultSnapCount,
+		CommitLogCount:           DefaultCommitLogCount,
 		SnapSizeLimitInKb:        DefaultSnapSizeLimitInKb,
 		PreAllocSizeKB:           DefaultPreAllocSizeKB,
 		ForceSync:                true,

@@ -457,6 +457,10 @@ func (p *Processor) takeBatch(buf []*Request, max int) []*Request {
 // Outstanding is the number of submitted requests not yet applied.
 func (p *Processor) Outstanding() int64 { return p.outstanding.Load() }
 
+// SetApplied records that the tree was replaced with a state at zxid (a
+// learner's SNAP sync or TRUNC reload), outside the apply stage.
+func (p *Processor) SetApplied(zxid int64) { p.appliedZxid.Store(zxid) }
+
 // AppliedZxid is the last applied zxid.
 func (p *Processor) AppliedZxid() int64 { return p.appliedZxid.Load() }
 

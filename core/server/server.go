@@ -98,6 +98,18 @@ func (s *Server) SetServing(on bool) {
 	}
 }
 
+// SessionIDs lists the sessions connected to this server (a learner
+// reports them to its leader in each PING reply).
+func (s *Server) SessionIDs() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]int64, 0, len(s.bySession))
+	for id := range s.bySession {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // Serving reports whether the server takes clients.
 func (s *Server) Serving() bool { return !s.paused.Load() }
 

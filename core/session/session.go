@@ -145,6 +145,40 @@ func (t *Tracker) AddIfAbsent(id int64, timeoutMs int32, nowMs int64) {
 	t.move(s, t.bucketOf(nowMs, timeoutMs))
 }
 
+// TouchAll gives every live session a full timeout from now: a new leader
+// takes over expiry without knowing when clients were last heard from.
+func (t *Tracker) TouchAll(nowMs int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.sessions {
+		if !s.Closing {
+			t.move(s, t.bucketOf(nowMs, s.TimeoutMs))
+		}
+	}
+}
+
+// Reset replaces every session with the given ones (id → timeout), each
+// with a full timeout from now: the state a learner received by SNAP or
+// reloaded from disk.
+func (t *Tracker) Reset(sessions map[int64]int32, nowMs int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id := range t.sessions {
+		if _, ok := sessions[id]; !ok {
+			t.removeLocked(id)
+		}
+	}
+	for id, to := range sessions {
+		s := t.sessions[id]
+		if s == nil {
+			s = &Session{ID: id}
+			t.sessions[id] = s
+		}
+		s.TimeoutMs, s.Closing = to, false
+		t.move(s, t.bucketOf(nowMs, to))
+	}
+}
+
 // Touch pushes a live session's expiry forward. It reports false for an
 // unknown or closing session.
 func (t *Tracker) Touch(id int64, nowMs int64) bool {
@@ -193,6 +227,10 @@ func (t *Tracker) SetClosing(id int64) bool {
 func (t *Tracker) Remove(id int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.removeLocked(id)
+}
+
+func (t *Tracker) removeLocked(id int64) {
 	s := t.sessions[id]
 	if s == nil {
 		return

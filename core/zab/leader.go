@@ -192,7 +192,7 @@ func (l *Leader) Step(now time.Duration, from int64, data []byte) Output {
 			l.dropLearner(&out, from)
 			break
 		}
-		out.add(Deliver{From: from, Type: p.Type, Zxid: p.Zxid, Data: p.Data})
+		out.add(Deliver{From: from, Type: p.Type, Zxid: p.Zxid, Data: p.Data, Auth: p.AuthInfo})
 	default:
 		l.dropLearner(&out, from)
 	}

@@ -386,6 +386,20 @@ func (f *Learner) applyCommitted(out *Output) {
 	f.pending = append(f.pending[:0], f.pending[n:]...)
 }
 
+// ForwardRequest sends a client's write to the leader as REQUEST with the
+// client connection's identities (the leader checks ACLs with them).
+// Only a serving learner forwards.
+func (f *Learner) ForwardRequest(now time.Duration, data []byte, auth []jute.Id) Output {
+	var out Output
+	if f.stopped || f.phase != phaseServing {
+		return out
+	}
+	p := jute.QuorumPacket{Type: TypeRequest, Zxid: -1, Data: data, AuthInfo: auth}
+	out.add(Send{To: f.leader, Type: TypeRequest, Zxid: -1, Data: jute.Marshal(&p)})
+	out.WakeAt = f.wake()
+	return out
+}
+
 // Forward sends a packet the host originates to the leader: REQUEST (a
 // client write or sync), REVALIDATE, or a PING reply carrying session
 // touches. Only a serving learner forwards requests.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/proto/jute"
 )
 
 // Action is one thing the kernel asks its host to do. The host carries out
@@ -76,6 +77,7 @@ type Deliver struct {
 	Type int32
 	Zxid int64
 	Data []byte
+	Auth []jute.Id // a REQUEST's client identities
 }
 
 // SyncDone releases a `sync` the local host asked for with Leader.Sync.

@@ -87,6 +87,14 @@ type Options struct {
 	Extra map[string]string
 	// JVMProps are extra -D properties for Apache ZooKeeper only.
 	JVMProps map[string]string
+	// Quorum makes the server an ensemble member (Extra carries its
+	// server.N lines and dataDir its myid); NoWait returns as soon as the
+	// process runs, since a member serves only once a quorum is up.
+	Quorum bool
+	NoWait bool
+	// Env adds environment variables (zabkit only), e.g.
+	// ZABKIT_TRANSPORT_MODULE=transport.yamux.
+	Env map[string]string
 }
 
 // Server is a running server process.
@@ -203,8 +211,12 @@ func launchOnce(kind Kind, opts Options, dir string, attempt int) (*Server, erro
 			return nil, err
 		}
 		cmd = exec.Command(bin, "server", "--config", cfgPath)
+		cmd.Env = os.Environ()
 		if m := os.Getenv(StoreEnv); m != "" {
-			cmd.Env = append(os.Environ(), "ZABKIT_STORE_MODULE="+m)
+			cmd.Env = append(cmd.Env, "ZABKIT_STORE_MODULE="+m)
+		}
+		for k, v := range opts.Env {
+			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	default:
 		return nil, fmt.Errorf("launch: unknown kind %q", kind)
@@ -227,6 +239,9 @@ func launchOnce(kind Kind, opts Options, dir string, attempt int) (*Server, erro
 		logf.Close()
 		close(s.exited)
 	}()
+	if opts.NoWait {
+		return s, nil
+	}
 	if err := s.waitReady(60 * time.Second); err != nil {
 		s.Kill()
 		return nil, fmt.Errorf("%s on %s not ready: %w\nlog tail:\n%s", kind, s.Addr, err, s.LogTail(40))
@@ -300,7 +315,11 @@ func javaArgs(opts Options, cfgPath string) ([]string, error) {
 	for _, k := range keys {
 		args = append(args, "-D"+k+"="+props[k])
 	}
-	args = append(args, "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
+	main := "org.apache.zookeeper.server.ZooKeeperServerMain"
+	if opts.Quorum {
+		main = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+	}
+	args = append(args, "-cp", cp, main, cfgPath)
 	return args, nil
 }
 
@@ -354,6 +373,9 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// WaitReady waits until the server serves sessions.
+func (s *Server) WaitReady(timeout time.Duration) error { return s.waitReady(timeout) }
 
 // waitReady polls ruok until imok, then requires a full session handshake.
 func (s *Server) waitReady(timeout time.Duration) error {

@@ -1,0 +1,188 @@
+package launch
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Ensemble is a set of server processes of one kind forming a quorum on
+// loopback: Members[i] has myid i+1.
+type Ensemble struct {
+	Kind    Kind
+	Members []*Server
+	opts    []Options
+	t       testing.TB
+}
+
+// StartEnsemble starts size voting members (plus observers, which get the
+// highest ids) and waits until every one serves. opts applies to each.
+func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *Ensemble {
+	t.Helper()
+	total := size + observers
+	type ports struct{ client, quorum, election int }
+	ps := make([]ports, total)
+	for i := range ps {
+		for _, p := range []*int{&ps[i].client, &ps[i].quorum, &ps[i].election} {
+			fp, err := FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			*p = fp
+		}
+	}
+	e := &Ensemble{Kind: kind, t: t}
+	base := t.TempDir()
+	if opts.TickTime == 0 {
+		opts.TickTime = 500
+	}
+	for i := 0; i < total; i++ {
+		o := opts
+		o.Extra = maps.Clone(opts.Extra)
+		if o.Extra == nil {
+			o.Extra = map[string]string{}
+		}
+		for j := 0; j < total; j++ {
+			role := ""
+			if j >= size {
+				role = ":observer"
+			}
+			o.Extra[fmt.Sprintf("server.%d", j+1)] = fmt.Sprintf("127.0.0.1:%d:%d%s;127.0.0.1:%d", ps[j].quorum, ps[j].election, role, ps[j].client)
+		}
+		if i >= size {
+			o.Extra["peerType"] = "observer"
+		}
+		setDefault(o.Extra, "initLimit", "10")
+		setDefault(o.Extra, "syncLimit", "5")
+		o.Port = ps[i].client
+		o.Quorum, o.NoWait = true, true
+		o.DataDir = filepath.Join(base, fmt.Sprintf("member-%d", i+1), "data")
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(o.DataDir, "myid"), []byte(strconv.Itoa(i+1)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.opts = append(e.opts, o)
+		s, err := Launch(kind, o, filepath.Join(base, fmt.Sprintf("member-%d", i+1)))
+		if err != nil {
+			e.Stop()
+			t.Fatalf("start member %d: %v", i+1, err)
+		}
+		e.Members = append(e.Members, s)
+	}
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			for i, m := range e.Members {
+				t.Logf("member %d (%s) log tail:\n%s", i+1, kind, m.LogTail(40))
+			}
+		}
+	})
+	if err := e.WaitReady(90 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func setDefault(m map[string]string, k, v string) {
+	if _, ok := m[k]; !ok {
+		m[k] = v
+	}
+}
+
+// WaitReady waits until every running member serves sessions.
+func (e *Ensemble) WaitReady(timeout time.Duration) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(e.Members))
+	for i, m := range e.Members {
+		select {
+		case <-m.Exited():
+			continue
+		default:
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.WaitReady(timeout)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("member %d not ready: %w\nlog tail:\n%s", i+1, err, e.Members[i].LogTail(40))
+		}
+	}
+	return nil
+}
+
+// Addrs are the members' client addresses.
+func (e *Ensemble) Addrs() []string {
+	out := make([]string, len(e.Members))
+	for i, m := range e.Members {
+		out[i] = m.Addr
+	}
+	return out
+}
+
+// Mode asks a member for its mode (srvr's "Mode:" line): leader,
+// follower, observer, standalone, or "" if it does not serve.
+func (e *Ensemble) Mode(i int) string {
+	out, err := FourLetter(e.Members[i].Addr, "srvr", time.Second)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(line, "Mode: "); ok {
+			return strings.TrimSpace(m)
+		}
+	}
+	return ""
+}
+
+// Leader is the index of the member that reports itself leader, waiting
+// up to timeout for one; -1 if none.
+func (e *Ensemble) Leader(timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for i, m := range e.Members {
+			select {
+			case <-m.Exited():
+				continue
+			default:
+			}
+			if e.Mode(i) == "leader" {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return -1
+}
+
+// Restart starts member i again on its data directory (it must have been
+// stopped or killed) without waiting for it to serve.
+func (e *Ensemble) Restart(i int) error {
+	s, err := Launch(e.Kind, e.opts[i], filepath.Dir(e.opts[i].DataDir))
+	if err != nil {
+		return err
+	}
+	e.Members[i] = s
+	return nil
+}
+
+// Stop stops every member.
+func (e *Ensemble) Stop() {
+	var wg sync.WaitGroup
+	for _, m := range e.Members {
+		wg.Add(1)
+		go func() { defer wg.Done(); m.Stop() }()
+	}
+	wg.Wait()
+}
