@@ -491,19 +491,36 @@ func (t *Tree) SetWatches(relZxid int64, data, exist, child, persistent, recursi
 	}
 }
 
+// The watch managers lock themselves; the tree's read lock below only
+// keeps ReplaceWith from swapping them meanwhile.
+
 // RemoveWatcher drops every watch of a closed connection.
 func (t *Tree) RemoveWatcher(w watch.Watcher) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	t.dataW.RemoveWatcher(w)
 	t.childW.RemoveWatcher(w)
 }
 
 // WatchesByWatcher is wchc: watcher id → watched paths. Like ZooKeeper it
 // reports the data-watch manager only.
-func (t *Tree) WatchesByWatcher() map[int64][]string { return t.dataW.ByWatcher() }
+func (t *Tree) WatchesByWatcher() map[int64][]string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.dataW.ByWatcher()
+}
 
 // WatchesByPath is wchp: path → watcher ids (data-watch manager only, as
 // ZooKeeper).
-func (t *Tree) WatchesByPath() map[string][]int64 { return t.dataW.ByPath() }
+func (t *Tree) WatchesByPath() map[string][]int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.dataW.ByPath()
+}
 
 // WatchSummary is wchs (data-watch manager only, as ZooKeeper).
-func (t *Tree) WatchSummary() watch.Summary { return t.dataW.Summary() }
+func (t *Tree) WatchSummary() watch.Summary {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.dataW.Summary()
+}

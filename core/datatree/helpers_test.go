@@ -219,3 +219,35 @@ func checkKidTable(t testing.TB, path string, k *kidTable, live int) {
 		t.Fatalf("%s: kid table n=%d used=%d/%d live=%d+%d slots=%d", path, k.n, k.used, used, cur, old, len(k.slots))
 	}
 }
+
+// checkLoaded checks that got, loaded from a snapshot or SNAP payload of
+// want's tree, holds the same nodes, stats, ACLs, counters and digest, that
+// its LastZxid is want's last zxid (the highest in the nodes, when the last
+// txn changed one), and that it is internally consistent.
+func checkLoaded(t testing.TB, got *Tree, want *applier) {
+	t.Helper()
+	if d, w := dump(got), dump(want.tree); d != w {
+		dl, wl := strings.Split(d, "\n"), strings.Split(w, "\n")
+		i := 0
+		for i < min(len(dl), len(wl)) && dl[i] == wl[i] {
+			i++
+		}
+		first := func(l []string) string {
+			if i < len(l) {
+				return l[i]
+			}
+			return "(end)"
+		}
+		t.Fatalf("tree differs after load (%d/%d nodes), first at\n got %s\nwant %s", len(dl), len(wl), first(dl), first(wl))
+	}
+	if got.Digest() != want.tree.Digest() || got.Stats() != want.tree.Stats() {
+		t.Fatalf("digest %x/%x stats %+v/%+v", got.Digest(), want.tree.Digest(), got.Stats(), want.tree.Stats())
+	}
+	if got.acls.size() != want.tree.acls.size() {
+		t.Fatalf("ACL cache %d vs %d", got.acls.size(), want.tree.acls.size())
+	}
+	if got.LastZxid() != want.zxid {
+		t.Fatalf("LastZxid %d, want %d", got.LastZxid(), want.zxid)
+	}
+	checkInvariants(t, got)
+}

@@ -18,7 +18,9 @@ import (
 // Loading a snapshot is on the restart path, so it runs as a three-stage
 // pipeline over a small ring of reused chunk buffers:
 //
-//   - a reader goroutine fills chunks from the stream;
+//   - a reader goroutine fills chunks from the stream (a SNAP payload, which
+//     arrives over the network with no end of stream after it, is instead
+//     read on demand by the parser: see onDemand);
 //   - the parser (the caller's goroutine) decodes records in place, builds
 //     the nodes and links them into the tree;
 //   - a hasher goroutine takes each chunk the parser is done with and
@@ -50,6 +52,12 @@ type loadChunkBuf struct {
 	recs []int32 // offsets in buf of node records the hasher must digest
 }
 
+func (c *loadChunkBuf) alloc() {
+	if c.buf == nil {
+		c.buf = make([]byte, loadHeadroom+loadChunk)
+	}
+}
+
 // hashJob asks the hasher to sum seg (the next consumed bytes of the
 // stream) and digest recs (node records at these offsets of c.buf), then to
 // return c to the reader if release is set, or to reply with the running
@@ -67,6 +75,18 @@ type hashSums struct {
 }
 
 type loader struct {
+	// onDemand: no reader goroutine and no read-ahead. The parser calls
+	// Read itself, only when it needs bytes the stream must still hold,
+	// and fills each chunk with whatever one Read returns. So the loader
+	// never waits for bytes past the end of what it parses, and no Read is
+	// in flight once it returns.
+	onDemand bool
+	r        io.Reader
+	// inPlace is the largest path or data decoded in place (at most
+	// loadBigField); maxField, if non-zero, the largest length accepted.
+	inPlace  int
+	maxField int
+
 	cur        *loadChunkBuf
 	pos, end   int   // next byte to decode and end of valid bytes in cur.buf
 	start      int   // first byte of cur.buf not yet handed to the hasher
@@ -80,26 +100,38 @@ type loader struct {
 	crcScratch []byte
 }
 
-func newLoader(r io.Reader) *loader {
+// newLoader starts loading from r, reading ahead in a goroutine unless
+// onDemand. maxField, if positive, bounds every length field.
+func newLoader(r io.Reader, onDemand bool, maxField int) *loader {
 	l := &loader{
-		jobs: make(chan hashJob, loadRing+2),
-		full: make(chan *loadChunkBuf, loadRing),
-		free: make(chan *loadChunkBuf, loadRing),
-		quit: make(chan struct{}),
+		onDemand: onDemand,
+		r:        r,
+		inPlace:  loadBigField,
+		maxField: maxField,
+		jobs:     make(chan hashJob, loadRing+2),
+		full:     make(chan *loadChunkBuf, loadRing),
+		free:     make(chan *loadChunkBuf, loadRing),
+		quit:     make(chan struct{}),
+	}
+	if maxField > 0 {
+		l.inPlace = min(l.inPlace, maxField)
 	}
 	for range loadRing {
-		l.free <- &loadChunkBuf{buf: make([]byte, loadHeadroom+loadChunk)}
+		l.free <- &loadChunkBuf{} // allocated on first use: most payloads are small
 	}
-	l.wg.Add(2)
-	go l.readLoop(r)
+	l.wg.Add(1)
 	go l.hashLoop()
+	if !onDemand {
+		l.wg.Add(1)
+		go l.readLoop(r)
+	}
 	// Start on an empty pseudo-chunk that says "more to come".
 	l.cur = &loadChunkBuf{}
 	l.pos, l.end, l.start = 0, 0, 0
 	return l
 }
 
-// close stops both goroutines and waits for them, so the reader is not
+// close stops the goroutines and waits for them, so the reader is not
 // used after ReadSnapshot returns.
 func (l *loader) close() {
 	close(l.quit)
@@ -113,6 +145,7 @@ func (l *loader) readLoop(r io.Reader) {
 		var c *loadChunkBuf
 		select {
 		case c = <-l.free:
+			c.alloc()
 		case <-l.quit:
 			return
 		}
@@ -204,7 +237,7 @@ func (l *loader) next(mark int, what string) (int, bool) {
 	if carry > loadHeadroom {
 		panic("datatree: snapshot record exceeds headroom") // callers bound it
 	}
-	c := <-l.full
+	c := l.fetch()
 	copy(c.buf[loadHeadroom-carry:loadHeadroom], l.cur.buf[mark:l.end])
 	l.jobs <- hashJob{c: l.cur, lo: l.start, hi: mark, release: l.cur.buf != nil}
 	oldEnd := l.base + int64(l.end)
@@ -217,12 +250,51 @@ func (l *loader) next(mark int, what string) (int, bool) {
 	return loadHeadroom - carry, true
 }
 
-// need makes cur.buf[mark:mark+k] valid, moving to further chunks as
-// needed (k must not exceed loadHeadroom). It returns the new mark.
+// fetch returns the next chunk of the stream: the one the reader
+// goroutine filled, or, on demand, a free one filled by one Read.
+func (l *loader) fetch() *loadChunkBuf {
+	if !l.onDemand {
+		return <-l.full
+	}
+	c := <-l.free // the hasher returns chunks it is done with
+	c.alloc()
+	c.recs = c.recs[:0]
+	c.n, c.err = readSome(l.r, c.buf[loadHeadroom:])
+	return c
+}
+
+// readSome is one Read that returns something: bytes, or an error.
+func readSome(r io.Reader, p []byte) (int, error) {
+	for range 100 {
+		if n, err := r.Read(p); n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, io.ErrNoProgress
+}
+
+// fill makes at least one more byte available after l.end, keeping
+// cur.buf[mark:] with the k bytes from mark the caller wants contiguous.
+// On demand it reads into the current chunk while they fit; otherwise it
+// moves to the next chunk (see next). It returns the new mark.
+func (l *loader) fill(mark, k int, what string) (int, bool) {
+	if l.onDemand && l.cur.buf != nil && l.cur.err == nil && mark+k <= len(l.cur.buf) {
+		n, err := readSome(l.r, l.cur.buf[l.end:])
+		l.end += n
+		l.cur.n += n
+		l.cur.err = err
+		return mark, true
+	}
+	return l.next(mark, what)
+}
+
+// need makes cur.buf[mark:mark+k] valid, reading or moving to further
+// chunks as needed (k must not exceed loadHeadroom). It returns the new
+// mark.
 func (l *loader) need(mark, k int, what string) (int, bool) {
 	for mark+k > l.end {
 		var ok bool
-		if mark, ok = l.next(mark, what); !ok {
+		if mark, ok = l.fill(mark, k, what); !ok {
 			return mark, false
 		}
 	}
@@ -269,7 +341,11 @@ func (l *loader) bytes(what string) ([]byte, bool) {
 		l.fail("negative %s length %d", what, n)
 		return nil, false
 	}
-	if n <= loadBigField {
+	if l.maxField > 0 && int(n) > l.maxField {
+		l.fail("%s length %d exceeds the limit %d", what, n, l.maxField)
+		return nil, false
+	}
+	if int(n) <= l.inPlace {
 		var ok bool
 		if l.pos, ok = l.need(l.pos, int(n), what); !ok {
 			return nil, false
@@ -283,7 +359,7 @@ func (l *loader) bytes(what string) ([]byte, bool) {
 	for rem := int(n); rem > 0; {
 		if l.pos == l.end {
 			var ok bool
-			if l.pos, ok = l.next(l.pos, what); !ok {
+			if l.pos, ok = l.fill(l.pos, 1, what); !ok {
 				return nil, false
 			}
 			continue
@@ -310,7 +386,7 @@ func (l *loader) more() bool {
 			}
 			return false
 		}
-		l.pos, _ = l.next(l.pos, "")
+		l.pos, _ = l.fill(l.pos, 1, "")
 	}
 	return l.err == nil
 }
@@ -346,7 +422,7 @@ func (l *loader) seal(section string) hashSums {
 // tree meanwhile still contains every node. Errors wrap ErrCorrupt and say
 // what is wrong. r may be read beyond the end of the snapshot.
 func ReadSnapshot(r io.Reader) (*Tree, map[int64]int32, error) {
-	l := newLoader(r)
+	l := newLoader(r, false, 0)
 	defer l.close()
 	var hdr jute.FileHeader
 	hdr.Magic = l.int("file header")
@@ -362,25 +438,11 @@ func ReadSnapshot(r io.Reader) (*Tree, map[int64]int32, error) {
 		return nil, nil, fmt.Errorf("%w: unsupported version %d", ErrCorrupt, hdr.Version)
 	}
 
-	nsess := l.int("session count")
-	if nsess < 0 {
-		l.fail("negative session count %d", nsess)
-	}
-	sessions := make(map[int64]int32)
-	for i := int32(0); i < nsess && l.err == nil; i++ {
-		id := l.long("session id")
-		sessions[id] = l.int("session timeout")
-	}
-
-	t := newEmpty()
-	keyMap, err := readACLs(l, t.acls)
+	sessions, b, err := readBody(l)
 	if err != nil {
 		return nil, nil, err
 	}
-	b := &builder{t: t, keyMap: keyMap}
-	if err := b.readNodes(l); err != nil {
-		return nil, nil, err
-	}
+	t := b.t
 	sums := l.seal("tree")
 	if l.err != nil {
 		return nil, nil, l.err
@@ -412,7 +474,42 @@ func ReadSnapshot(r io.Reader) (*Tree, map[int64]int32, error) {
 	} else if l.err != nil {
 		return nil, nil, l.err
 	}
+	b.finish(sums.digest)
+	return t, sessions, nil
+}
 
+// readBody reads what the snapshot file and the SNAP payload share
+// (SerializeUtils.deserializeSnapshot): the sessions, then the tree -- the
+// ACL cache and the nodes up to the "/" terminator. The builder holds the
+// tree; finish completes it.
+func readBody(l *loader) (map[int64]int32, *builder, error) {
+	nsess := l.int("session count")
+	if nsess < 0 {
+		l.fail("negative session count %d", nsess)
+	}
+	sessions := make(map[int64]int32)
+	for i := int32(0); i < nsess && l.err == nil; i++ {
+		id := l.long("session id")
+		sessions[id] = l.int("session timeout")
+	}
+
+	t := newEmpty()
+	keyMap, err := readACLs(l, t.acls)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := &builder{t: t, keyMap: keyMap}
+	if err := b.readNodes(l); err != nil {
+		return nil, nil, err
+	}
+	return sessions, b, nil
+}
+
+// finish completes a loaded tree: its digest (summed by the hasher as the
+// records went by), the ACL lists no node uses dropped, and LastZxid the
+// highest zxid in the nodes until the caller sets the real one.
+func (b *builder) finish(digest uint64) {
+	t := b.t
 	// Reference counts were rebuilt from the nodes; drop unused lists.
 	for i := range t.acls.entries {
 		if e := &t.acls.entries[i]; e.refs == 0 {
@@ -420,9 +517,8 @@ func ReadSnapshot(r io.Reader) (*Tree, map[int64]int32, error) {
 			t.acls.release(int32(i))
 		}
 	}
-	t.digest = sums.digest
+	t.digest = digest
 	t.lastZxid = b.maxZxid
-	return t, sessions, nil
 }
 
 // readACLs reads the ACL cache section and returns the file-key → slot map.
@@ -522,7 +618,7 @@ func (b *builder) readNodes(l *loader) error {
 		}
 		buf := l.cur.buf
 		plen := int(int32(binary.BigEndian.Uint32(buf[l.pos:])))
-		if plen < 0 || plen > loadBigField {
+		if plen < 0 || plen > l.inPlace {
 			if err := b.slowNode(l, &sp); err != nil {
 				return err
 			}
@@ -541,7 +637,7 @@ func (b *builder) readNodes(l *loader) error {
 		}
 		buf = l.cur.buf
 		dlen := int(int32(binary.BigEndian.Uint32(buf[l.pos+4+plen:])))
-		if dlen < -1 || dlen > loadBigField {
+		if dlen < -1 || dlen > l.inPlace {
 			if err := b.slowNode(l, &sp); err != nil {
 				return err
 			}

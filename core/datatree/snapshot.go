@@ -3,6 +3,7 @@ package datatree
 import (
 	"errors"
 	"fmt"
+	"hash"
 	"hash/adler32"
 	"io"
 	"sort"
@@ -29,8 +30,9 @@ const (
 )
 
 // snapWriter buffers jute output. A goroutine of its own takes each
-// full buffer, adds it to the running Adler32 (which the seals record) and
-// writes it, while the walk encodes the next one into a second buffer.
+// full buffer, adds it to the running Adler32 (which the seals of the
+// snapshot file record; the SNAP payload has none, so it skips the sum)
+// and writes it, while the walk encodes the next one into a second buffer.
 type snapWriter struct {
 	buf    *jute.Writer
 	out    chan []byte // full buffers; nil asks for the sums so far
@@ -38,6 +40,8 @@ type snapWriter struct {
 	reply  chan snapSum
 	done   chan struct{}
 	failed atomic.Bool
+	closed bool
+	err    error // the result of close
 }
 
 type snapSum struct {
@@ -45,7 +49,9 @@ type snapSum struct {
 	err error
 }
 
-func newSnapWriter(w io.Writer) *snapWriter {
+// newSnapWriter starts a writer to w; sealed says whether to keep the
+// Adler32 that seal needs.
+func newSnapWriter(w io.Writer, sealed bool) *snapWriter {
 	s := &snapWriter{
 		buf:   jute.NewWriter(make([]byte, 0, snapFlushBytes+64<<10)),
 		out:   make(chan []byte, 1),
@@ -54,21 +60,30 @@ func newSnapWriter(w io.Writer) *snapWriter {
 		done:  make(chan struct{}),
 	}
 	s.free <- make([]byte, 0, snapFlushBytes+64<<10)
-	go s.loop(w)
+	var sum hash.Hash32
+	if sealed {
+		sum = adler32.New()
+	}
+	go s.loop(w, sum)
 	return s
 }
 
-func (s *snapWriter) loop(w io.Writer) {
+func (s *snapWriter) loop(w io.Writer, sum hash.Hash32) {
 	defer close(s.done)
-	sum := adler32.New()
 	var err error
 	for b := range s.out {
 		if b == nil {
-			s.reply <- snapSum{sum: sum.Sum32(), err: err}
+			r := snapSum{err: err}
+			if sum != nil {
+				r.sum = sum.Sum32()
+			}
+			s.reply <- r
 			continue
 		}
 		if err == nil {
-			sum.Write(b)
+			if sum != nil {
+				sum.Write(b)
+			}
 			if _, err = w.Write(b); err != nil {
 				s.failed.Store(true)
 			}
@@ -95,13 +110,17 @@ func (s *snapWriter) sync() snapSum {
 	return <-s.reply
 }
 
-// close stops the writer goroutine (it no longer uses the io.Writer once
-// close returns) and reports the first write error.
+// close writes what is buffered, stops the writer goroutine (it no longer
+// uses the io.Writer once close returns) and reports the first write
+// error. Later calls only repeat that result.
 func (s *snapWriter) close() error {
-	r := s.sync()
-	close(s.out)
-	<-s.done
-	return r.err
+	if !s.closed {
+		s.closed = true
+		s.err = s.sync().err
+		close(s.out)
+		<-s.done
+	}
+	return s.err
 }
 
 // seal writes the checksum of everything so far and the "/" marker, as
@@ -170,30 +189,53 @@ func childList(n *node) []*node {
 // changed after the walk started is written with the null ACL key, and the
 // replayed setACL restores it.
 func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, error) {
-	sw := newSnapWriter(w)
-	closed := false
-	defer func() {
-		if !closed {
-			sw.close()
-		}
-	}()
+	sw := newSnapWriter(w, true)
+	defer sw.close()
 	hdr := jute.FileHeader{Magic: jute.SnapshotMagic, Version: snapVersion, DBID: snapDBID}
 	hdr.Encode(sw.buf)
+	writeSessions(sw.buf, sessions)
+	start, zxid, digest, err := t.writeTree(sw)
+	if err != nil {
+		return start, err
+	}
+	if zxid == 0 {
+		// ZooKeeper writes an empty digest until it has processed a txn.
+		digest = 0
+	}
+	sw.seal()
+	sw.buf.WriteLong(zxid)
+	sw.buf.WriteInt(jute.DigestVersion)
+	sw.buf.WriteLong(int64(digest))
+	sw.seal()
+	if err := sw.close(); err != nil {
+		return start, fmt.Errorf("datatree: write snapshot: %w", err)
+	}
+	return start, nil
+}
 
+// writeSessions writes the session table (SerializeUtils.serializeSnapshot),
+// sorted by id so that equal states give equal bytes.
+func writeSessions(b *jute.Writer, sessions map[int64]int32) {
 	ids := make([]int64, 0, len(sessions))
 	for id := range sessions {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	sw.buf.WriteInt(int32(len(ids)))
+	b.WriteInt(int32(len(ids)))
 	for _, id := range ids {
-		sw.buf.WriteLong(id)
-		sw.buf.WriteInt(sessions[id])
+		b.WriteLong(id)
+		b.WriteInt(sessions[id])
 	}
+}
 
+// writeTree writes what ZooKeeper's DataTree.serialize writes, shared by
+// the snapshot file and the SNAP payload: the ACL cache, the nodes in
+// pre-order and the "/" terminator. It returns the last applied zxid when
+// the walk started, and the last zxid and the digest when it ended.
+func (t *Tree) writeTree(sw *snapWriter) (start, zxid int64, digest uint64, err error) {
 	// Capture the start zxid and the ACL cache together.
 	t.mu.Lock()
-	start := t.lastZxid
+	start = t.lastZxid
 	t.acls.hold()
 	captured := make([]bool, len(t.acls.entries))
 	live := 0
@@ -243,8 +285,7 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 			t.mu.RUnlock()
 			sw.flush()
 			if sw.failed.Load() {
-				closed = true
-				return start, fmt.Errorf("datatree: write snapshot: %w", sw.close())
+				return start, 0, 0, fmt.Errorf("datatree: write snapshot: %w", sw.close())
 			}
 			batch = 0
 			t.mu.RLock()
@@ -267,22 +308,8 @@ func (t *Tree) WriteSnapshot(w io.Writer, sessions map[int64]int32) (int64, erro
 			stack = append(stack, snapFrame{kids: childList(k), plen: len(path)})
 		}
 	}
-	zxid, digest := t.lastZxid, int64(t.digest)
+	zxid, digest = t.lastZxid, t.digest
 	t.mu.RUnlock()
-	if zxid == 0 {
-		// ZooKeeper writes an empty digest until it has processed a txn.
-		digest = 0
-	}
-
 	sw.buf.WriteString("/")
-	sw.seal()
-	sw.buf.WriteLong(zxid)
-	sw.buf.WriteInt(jute.DigestVersion)
-	sw.buf.WriteLong(digest)
-	sw.seal()
-	closed = true
-	if err := sw.close(); err != nil {
-		return start, fmt.Errorf("datatree: write snapshot: %w", err)
-	}
-	return start, nil
+	return start, zxid, digest, nil
 }
