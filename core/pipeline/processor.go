@@ -165,6 +165,7 @@ type Processor struct {
 	cmu         sync.Mutex
 	uncommitted []*Request
 	forwarded   map[fwdKey]*Request
+	syncs       []*Request // forwarded syncs, oldest first
 	applyMu     sync.Mutex
 	applyClosed bool
 	// idle is signalled by the log stage whenever its queue runs dry;
@@ -260,11 +261,20 @@ func (p *Processor) forward(req *Request) error {
 	key := fwdKey{req.SessionID, req.Cxid}
 	p.outstanding.Add(1)
 	p.cmu.Lock()
-	p.forwarded[key] = req
+	if req.Op == jute.OpSync {
+		// The leader's SYNC answer names no session: answers come back
+		// in the order the syncs were sent.
+		p.syncs = append(p.syncs, req)
+	} else {
+		p.forwarded[key] = req
+	}
 	p.cmu.Unlock()
 	if err := p.cfg.Replicator.Forward(req); err != nil {
 		p.cmu.Lock()
 		delete(p.forwarded, key)
+		if n := len(p.syncs); n > 0 && p.syncs[n-1] == req {
+			p.syncs = p.syncs[:n-1]
+		}
 		p.cmu.Unlock()
 		p.outstanding.Add(-1)
 		return fmt.Errorf("%w: %w", ErrNotServing, err)
@@ -372,6 +382,8 @@ func (p *Processor) EndRole() {
 		dropped = append(dropped, r)
 		delete(p.forwarded, k)
 	}
+	dropped = append(dropped, p.syncs...)
+	p.syncs = nil
 	p.cmu.Unlock()
 	p.drop(dropped)
 	p.WaitApplied()
@@ -389,6 +401,33 @@ func (p *Processor) WaitApplied() {
 		return
 	}
 	<-done
+}
+
+// SyncAnswered releases the oldest forwarded sync: the leader answered it.
+// The answer follows every txn committed before it through the apply
+// stage, so the client's next read sees them.
+func (p *Processor) SyncAnswered() {
+	p.cmu.Lock()
+	if len(p.syncs) == 0 {
+		p.cmu.Unlock()
+		return
+	}
+	req := p.syncs[0]
+	p.syncs = p.syncs[1:]
+	p.cmu.Unlock()
+	p.toApply([]*Request{{Origin: syncAnswer{p, req}, learned: true, Hdr: jute.TxnHeader{Type: barrierOp}}})
+}
+
+type syncAnswer struct {
+	p   *Processor
+	req *Request
+}
+
+func (s syncAnswer) Applied(*Request, *datatree.Result) {
+	if s.req.Origin != nil {
+		s.req.Origin.Applied(s.req, &datatree.Result{})
+	}
+	s.p.outstanding.Add(-1)
 }
 
 // barrierOp marks a request that only reports its turn in the apply stage.

@@ -440,8 +440,17 @@ func (c *Conn) handle(frame []byte) bool {
 			c.submitWrite(hdr, body, now)
 		}
 		return false
+	case jute.OpSync:
+		if c.s.proc.Role() == pipeline.RoleLearner && !c.s.proc.Failed() {
+			// A learner's sync goes to the leader, so the reads after it
+			// see at least what the leader had committed (ZooKeeper's
+			// FollowerRequestProcessor does the same).
+			return c.submitWrite(hdr, body, now)
+		}
+		c.read(hdr, body, now)
+		return true
 	case jute.OpPing, jute.OpExists, jute.OpGetData, jute.OpGetChildren, jute.OpGetChildren2,
-		jute.OpGetACL, jute.OpSync, jute.OpGetAllChildrenNumber, jute.OpGetEphemerals, jute.OpMultiRead,
+		jute.OpGetACL, jute.OpGetAllChildrenNumber, jute.OpGetEphemerals, jute.OpMultiRead,
 		jute.OpSetWatches, jute.OpSetWatches2, jute.OpAddWatch, jute.OpCheckWatches, jute.OpRemoveWatches,
 		jute.OpWhoAmI:
 		c.read(hdr, body, now)
@@ -511,6 +520,8 @@ func decodeWrite(op int32, body []byte) jute.Record {
 		rec = &jute.ReconfigRequest{}
 	case jute.OpDeleteContainer:
 		return &jute.PathRecord{Path: string(body)}
+	case jute.OpSync:
+		rec = &jute.PathRecord{}
 	case jute.OpCloseSession:
 		return nil
 	default:

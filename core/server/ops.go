@@ -29,6 +29,10 @@ func writeReply(req *pipeline.Request, res *datatree.Result) (int32, jute.Record
 		return 0, &jute.StatResponse{Stat: res.Stat}
 	case jute.OpMulti:
 		return 0, multiReply(req, res)
+	case jute.OpSync:
+		if r, ok := req.Record.(*jute.PathRecord); ok {
+			return 0, &jute.PathRecord{Path: r.Path}
+		}
 	}
 	return 0, nil
 }

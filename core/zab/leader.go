@@ -494,15 +494,17 @@ func (l *Leader) tryCommit(now time.Duration, out *Output) {
 	l.releaseSyncs(out)
 }
 
-// Sync orders a `sync`: it completes once everything proposed so far is
-// committed. from is the learner that forwarded it (answered with a SYNC
-// packet) or 0 for a client of this server (answered with SyncDone).
-func (l *Leader) Sync(now time.Duration, from, token int64) Output {
+// Sync orders a `sync`: it completes once everything proposed so far, and
+// everything up to prepared (txns the host prepared but has not proposed
+// yet: they are on their way), is committed. from is the learner that
+// forwarded it (answered with a SYNC packet) or 0 for a client of this
+// server (answered with SyncDone).
+func (l *Leader) Sync(now time.Duration, from, token, prepared int64) Output {
 	var out Output
 	if l.stopped {
 		return out
 	}
-	l.syncs = append(l.syncs, pendingSync{upTo: l.lastProposed, from: from, token: token})
+	l.syncs = append(l.syncs, pendingSync{upTo: max(l.lastProposed, prepared), from: from, token: token})
 	l.releaseSyncs(&out)
 	out.WakeAt = l.wake()
 	return out

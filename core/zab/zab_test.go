@@ -303,12 +303,12 @@ func TestSync(t *testing.T) {
 	c.startLearner(1, 3)
 	c.startLearner(2, 3)
 	c.run()
-	c.do(c.peers[3], c.peers[3].leader.Sync(c.now, 0, 7))
+	c.do(c.peers[3], c.peers[3].leader.Sync(c.now, 0, 7, 0))
 	if !slices.Equal(c.peers[3].syncs, []int64{7}) {
 		t.Fatalf("idle sync not released: %v", c.peers[3].syncs)
 	}
 	c.propose(3, 1)
-	c.do(c.peers[3], c.peers[3].leader.Sync(c.now, 1, 8))
+	c.do(c.peers[3], c.peers[3].leader.Sync(c.now, 1, 8, 0))
 	c.run()
 	if len(c.peers[1].syncs) != 0 {
 		t.Fatal("sync released before commit")
