@@ -17,6 +17,7 @@ import (
 	"github.com/zabkit/zabkit/cmd/zabkit/confload"
 	"github.com/zabkit/zabkit/core/admin"
 	"github.com/zabkit/zabkit/core/config"
+	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/metrics"
 	"github.com/zabkit/zabkit/core/node"
 	"github.com/zabkit/zabkit/core/registry"
@@ -47,10 +48,6 @@ func serverMain(args []string) int {
 	slog.SetDefault(log)
 	for _, w := range res.Warnings {
 		log.Warn(w)
-	}
-	if cfg.Distributed() {
-		log.Error("this build runs standalone servers only; remove the server.N lines (ensembles are not implemented yet)")
-		return exitConfig
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -91,6 +88,24 @@ func serverMain(args []string) int {
 		log.Error("cannot recover the database", "err", err)
 		_ = store.Close()
 		return exitRuntime
+	}
+	if cfg.Distributed() {
+		rctx := registry.Context{Context: ctx, Logger: log, Config: cfg}
+		tr, err := registry.LoadAs[ext.Transport](rctx, registry.Transport, cfg.Transport)
+		if err != nil {
+			log.Error("cannot load the quorum transport", "module", cfg.Transport.Module, "err", err)
+			_ = store.Close()
+			return exitConfig
+		}
+		el, err := registry.LoadAs[ext.ElectionFactory](rctx, registry.Election, cfg.Election)
+		if err != nil {
+			log.Error("cannot load the election algorithm", "module", cfg.Election.Module, "err", err)
+			_ = store.Close()
+			return exitConfig
+		}
+		n.Transport, n.Election = tr, el
+		log.Info("ensemble member", "myid", cfg.MyID, "servers", len(cfg.Servers),
+			"transport", cfg.Transport.Module, "election", cfg.Election.Module)
 	}
 	m := metrics.New()
 	n.Metrics = m

@@ -1,11 +1,13 @@
 package node
 
 import (
+	"net"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/zabkit/zabkit/core/admin"
+	"github.com/zabkit/zabkit/core/ext"
 )
 
 // AdminSource adapts a node to the operations surface (four-letter words,
@@ -15,9 +17,10 @@ type AdminSource struct{ N *Node }
 var _ admin.Source = AdminSource{}
 
 // Serving reports whether clients are being served. A node whose store
-// failed still serves reads (mode read-only), so it is serving.
+// failed still serves reads (mode read-only), so it is serving; an
+// ensemble member between roles is not.
 func (a AdminSource) Serving() bool {
-	return a.N.srv != nil && a.N.proc != nil
+	return a.N.srv != nil && a.N.proc != nil && a.N.srv.Serving()
 }
 
 // ServerStats snapshots server-wide counters.
@@ -50,8 +53,48 @@ func (a AdminSource) ServerStats() admin.ServerStats {
 	if snaps, err := n.store.Snapshots(); err == nil && len(snaps) > 0 {
 		st.LastSnapshotZxid = snaps[0].Zxid
 	}
+	if es, ok := n.EnsembleStatus(); ok {
+		st.Mode, st.Quorum = quorumStats(n, es)
+	}
 	n.storeExtra(&st)
 	return st
+}
+
+// quorumStats renders the ensemble state as ZooKeeper reports it.
+func quorumStats(n *Node, es EnsembleStatus) (admin.Mode, *admin.QuorumStats) {
+	q := &admin.QuorumStats{LeaderID: -1, ZabState: "election", PeerState: "looking"}
+	for _, s := range n.cfg.Servers {
+		if s.Role != "observer" {
+			q.QuorumSize++
+		}
+	}
+	mode := admin.Mode("")
+	switch es.State {
+	case ext.Leading:
+		mode = admin.ModeLeader
+		q.PeerState = "leading"
+	case ext.Following:
+		mode = admin.ModeFollower
+		q.PeerState = "following"
+	case ext.Observing:
+		mode = admin.ModeObserver
+		q.PeerState = "observing"
+	}
+	if es.State != ext.Looking {
+		q.LeaderID = es.LeaderID
+		if s, ok := n.cfg.Servers[es.LeaderID]; ok {
+			q.LeaderAddress = net.JoinHostPort(s.Host, strconv.Itoa(s.QuorumPort))
+		}
+		q.ZabState = "synchronization"
+		if es.Serving {
+			q.ZabState = "broadcast"
+		}
+		q.PeerState += " - " + q.ZabState
+	}
+	q.Learners = int64(len(es.Followers) + len(es.Observers))
+	q.SyncedFollowers = int64(len(es.Synced))
+	q.SyncedObservers = int64(len(es.Observers))
+	return mode, q
 }
 
 // Connections describes every live client connection.

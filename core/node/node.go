@@ -57,6 +57,13 @@ type Node struct {
 	// Metrics, when set, records requests, fsyncs and snapshots.
 	Metrics *metrics.Metrics
 
+	// Transport and Election, when the configuration names an ensemble
+	// (server.N lines), are the modules the quorum side runs on; cmd/
+	// loads them by name before Listen.
+	Transport ext.Transport
+	Election  ext.ElectionFactory
+	ens       *ensemble
+
 	fatalCh   chan error
 	fatalOnce sync.Once
 }
@@ -74,9 +81,15 @@ func Open(cfg *config.Config, store ext.Store, log *slog.Logger) (*Node, error) 
 		return nil, err
 	}
 	n.tree = tree
-	first := session.InitialID(1, time.Now().UnixMilli())
+	// Session ids carry the minting server's id in the top byte, so the
+	// members of an ensemble never mint the same one.
+	sid := int64(1)
+	if cfg.Distributed() {
+		sid = cfg.MyID
+	}
+	first := session.InitialID(sid, time.Now().UnixMilli())
 	for id := range sessions {
-		if id>>56 == 1 && id >= first {
+		if id>>56 == sid && id >= first {
 			first = id + 1
 		}
 	}
@@ -161,11 +174,35 @@ func (n *Node) Listen() error {
 		}
 		n.fail(err)
 	}
-	n.proc = pipeline.New(pipeline.Config{
+	pcfg := pipeline.Config{
 		Store: n.store, Tree: n.tree, Sessions: n.sessions, Prep: n.prep,
 		SnapCount: cfg.SnapCount, SnapSizeLimit: cfg.SnapSizeLimitInKb * 1024, Logger: n.log, Hooks: hooks,
 		StallTimeout: time.Duration(cfg.StoreStallTimeoutMs) * time.Millisecond,
-	})
+		Clock:        n.clock,
+	}
+	if cfg.Distributed() {
+		if n.Transport == nil || n.Election == nil {
+			return errors.New("node: an ensemble needs a transport and an election module")
+		}
+		ens, err := newEnsemble(n, n.Transport, n.Election)
+		if err != nil {
+			return err
+		}
+		n.ens = ens
+		pcfg.Replicator = ens
+		// A closeSession applied here may come from any server (expiry
+		// is the leader's): drop that session's connection if it is ours.
+		userApplied := pcfg.Hooks.Applied
+		pcfg.Hooks.Applied = func(req *pipeline.Request, res *datatree.Result) {
+			if req.Hdr.Type == jute.OpCloseSession && n.srv != nil {
+				n.srv.DropSession(req.Hdr.ClientID)
+			}
+			if userApplied != nil {
+				userApplied(req, res)
+			}
+		}
+	}
+	n.proc = pipeline.New(pcfg)
 	n.srv = server.New(server.Config{
 		Addr:              cfg.ClientAddr(),
 		MaxClientCnxns:    cfg.MaxClientCnxns,
@@ -198,6 +235,15 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if n.ens != nil {
+		n.srv.SetServing(false) // until this server has a role
+		if err := n.Transport.Start(ctx, n.transportConfig(), n.ens); err != nil {
+			n.proc.Stop()
+			return fmt.Errorf("start the quorum transport: %w", err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); n.ens.run(ctx) }()
+	}
 	serveErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
@@ -223,6 +269,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	cancel()
 	n.srv.Close()
+	if n.ens != nil {
+		_ = n.Transport.Close()
+	}
 	n.proc.Stop()
 	wg.Wait()
 	if runErr == nil && !n.proc.Failed() {
@@ -261,10 +310,20 @@ func (n *Node) expireLoop(ctx context.Context) {
 		if n.proc.Failed() {
 			return // expiring needs a closeSession txn: sessions wait for a restart
 		}
+		if !n.ownsExpiry() {
+			return
+		}
 		for _, id := range n.sessions.Expire(n.clock()) {
 			n.srv.ExpireSession(id)
 		}
 	})
+}
+
+// ownsExpiry: only a standalone server or an ensemble's leader expires
+// sessions and reaps nodes; the others learn it from the leader's txns.
+func (n *Node) ownsExpiry() bool {
+	r := n.proc.Role()
+	return r == pipeline.RoleStandalone || r == pipeline.RoleLeader
 }
 
 // reapLoop deletes empty containers and expired TTL nodes, as ZooKeeper's
@@ -276,7 +335,7 @@ func (n *Node) reapLoop(ctx context.Context) {
 	}
 	limit := max(1, n.cfg.ContainerMaxPerMinute*int(max(interval, time.Second)/time.Second)/60)
 	every(ctx, interval, func() {
-		if n.proc.Failed() {
+		if n.proc.Failed() || !n.ownsExpiry() {
 			return
 		}
 		for _, path := range n.tree.ReapCandidates(time.Now().UnixMilli(), int64(n.cfg.ContainerMaxNeverUsedIntervalMs), limit) {

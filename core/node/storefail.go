@@ -15,6 +15,11 @@ import (
 // a txn), and mntr, isro and /metrics say so until a restart recovers the
 // store's valid prefix.
 func (n *Node) fail(err error) {
+	if n.ens != nil {
+		// A member with a failed store leaves its role at once: a leader
+		// must not go on pinging with a disk it cannot trust.
+		n.ens.post(evStoreFault{err})
+	}
 	if n.cfg.StoreFailure == config.StoreFailureExit {
 		n.fatalOnce.Do(func() { n.fatalCh <- err })
 		return
