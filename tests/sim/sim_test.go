@@ -33,7 +33,7 @@ func run(t *testing.T, sc sim.Scenario, seed int64, voters, observers int, trace
 // TestScenarios: zero safety violations over every scenario and seed; the
 // ensemble also has to converge after healing.
 func TestScenarios(t *testing.T) {
-	n := seeds(t, 12)
+	n := seeds(t, 20)
 	for _, sc := range sim.Scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
