@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zabkit/zabkit/core/internal/chunkio"
 	"github.com/zabkit/zabkit/core/proto/jute"
 )
 
@@ -346,5 +347,33 @@ func BenchmarkCreatePause1M(b *testing.B) {
 			worst = max(worst, time.Since(t0))
 		}
 		b.ReportMetric(float64(worst.Microseconds()), "worst-create-µs")
+	}
+}
+
+// BenchmarkReadSyncSnapshot loads the SNAP payload of the tree
+// BenchmarkReadSnapshot loads, fed as a transport delivers it: 64 KiB
+// chunks into a chunkio.Reader from another goroutine.
+func BenchmarkReadSyncSnapshot(b *testing.B) {
+	tr := New()
+	buildLoad(tr, 100_000, 100)
+	var buf bytes.Buffer
+	if err := tr.WriteSyncSnapshot(&buf, nil); err != nil {
+		b.Fatal(err)
+	}
+	payload := buf.Bytes()
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := chunkio.NewReader()
+		go func() {
+			for rest := payload; len(rest) > 0; {
+				n := min(len(rest), 64<<10)
+				r.Feed(rest[:n])
+				rest = rest[n:]
+			}
+		}()
+		if _, _, err := ReadSyncSnapshot(r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
