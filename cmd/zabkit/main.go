@@ -1,10 +1,12 @@
 // Command zabkit is a ZooKeeper-compatible coordination server and its
-// tools: `server`, `cli`, `bench`, `version`.
+// tools: `server`, `cli`, `bench`, `dump`, `verify`, `convert`, `version`.
 package main
 
 import (
 	"fmt"
 	"os"
+
+	"github.com/zabkit/zabkit/cmd/zabkit/offline"
 )
 
 const usage = `usage: zabkit <command> [flags]
@@ -13,6 +15,9 @@ commands:
   server    run a server (default config: standalone, 127.0.0.1:2181, ./data)
   cli       interactive ZooKeeper shell (zkCli-like)
   bench     benchmark any ZooKeeper-protocol server
+  dump      print a txn log or snapshot file (ZooKeeper's or zabkit's)
+  verify    check a stopped node's data directory (checksums, zxids, digests)
+  convert   copy a node's state from one store module to another
   version   print the version
 `
 
@@ -38,6 +43,9 @@ func main() {
 // code. Each subcommand registers itself from its own file.
 var commands = map[string]func(args []string) int{
 	"version": func([]string) int { fmt.Println("zabkit", Version); return 0 },
+	"dump":    offline.DumpMain,
+	"verify":  offline.VerifyMain,
+	"convert": offline.ConvertMain,
 }
 
 // Version is the zabkit version, reported by `version` and four-letter words.
