@@ -10,6 +10,7 @@ import (
 	"github.com/zabkit/zabkit/stores/file"
 	"github.com/zabkit/zabkit/stores/mem"
 	"github.com/zabkit/zabkit/stores/pebble"
+	"github.com/zabkit/zabkit/transports/tcp"
 )
 
 // The built-in modules. cmd/ is the only place that knows implementations;
@@ -29,6 +30,11 @@ func init() {
 		ID:  "store.mem",
 		Doc: "in-memory store for tests: NOT durable, loses everything on exit",
 		New: func() any { return &memStore{} },
+	})
+	registry.Register(registry.Module{
+		ID:  "transport.tcp",
+		Doc: "ZooKeeper 3.8's own election and quorum (learner) wire protocol over TCP; can talk to Java peers",
+		New: func() any { return &tcpTransport{} },
 	})
 	registry.Register(registry.Module{
 		ID:  "election.fle",
@@ -133,5 +139,28 @@ type memStore struct {
 
 func (m *memStore) Provision(registry.Context) error {
 	m.Store = mem.New()
+	return nil
+}
+
+// tcpTransport is transport.tcp's options (defaults in transports/tcp).
+type tcpTransport struct {
+	// ConnectTimeout bounds a dial plus handshake (zookeeper.cnxTimeout).
+	ConnectTimeout time.Duration `json:"connectTimeout"`
+	// SendQueue and SendQueueBytes bound what is queued per peer on the
+	// quorum port before a slow peer is dropped.
+	SendQueue      int `json:"sendQueue"`
+	SendQueueBytes int `json:"sendQueueBytes"`
+
+	*tcp.Transport `json:"-"`
+}
+
+func (t *tcpTransport) Provision(ctx registry.Context) error {
+	t.Transport = tcp.New(tcp.Options{
+		ConnectTimeout: t.ConnectTimeout,
+		SendQueue:      t.SendQueue,
+		SendQueueBytes: t.SendQueueBytes,
+		MaxBuffer:      ctx.Config.JuteMaxBuffer,
+		Logger:         ctx.Logger,
+	})
 	return nil
 }

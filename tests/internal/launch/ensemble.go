@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zabkit/zabkit/tests/internal/proxy"
 )
 
 // Ensemble is a set of server processes of one kind forming a quorum on
@@ -19,6 +21,9 @@ type Ensemble struct {
 	Members []*Server
 	opts    []Options
 	t       testing.TB
+	// proxies[i][j] carry member i's quorum and election connections to
+	// member j when the ensemble was started with PeerProxies.
+	proxies [][][2]*proxy.Proxy
 }
 
 // StartEnsemble starts size voting members (plus observers, which get the
@@ -39,6 +44,38 @@ func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *
 	}
 	e := &Ensemble{Kind: kind, t: t}
 	base := t.TempDir()
+	// addr[i][j] is how member i reaches member j's quorum and election
+	// ports: directly, or through a proxy the test can cut.
+	addr := make([][]ports, total)
+	for i := range addr {
+		addr[i] = make([]ports, total)
+		for j := range addr[i] {
+			addr[i][j] = ps[j]
+		}
+	}
+	if opts.PeerProxies {
+		e.proxies = make([][][2]*proxy.Proxy, total)
+		for i := 0; i < total; i++ {
+			e.proxies[i] = make([][2]*proxy.Proxy, total)
+			for j := 0; j < total; j++ {
+				if i == j {
+					continue
+				}
+				q, err := proxy.Start(fmt.Sprintf("127.0.0.1:%d", ps[j].quorum))
+				if err != nil {
+					t.Fatal(err)
+				}
+				el, err := proxy.Start(fmt.Sprintf("127.0.0.1:%d", ps[j].election))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.proxies[i][j] = [2]*proxy.Proxy{q, el}
+				t.Cleanup(q.Close)
+				t.Cleanup(el.Close)
+				addr[i][j].quorum, addr[i][j].election = portOf(q.Addr), portOf(el.Addr)
+			}
+		}
+	}
 	if opts.TickTime == 0 {
 		opts.TickTime = 500
 	}
@@ -53,7 +90,7 @@ func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *
 			if j >= size {
 				role = ":observer"
 			}
-			o.Extra[fmt.Sprintf("server.%d", j+1)] = fmt.Sprintf("127.0.0.1:%d:%d%s;127.0.0.1:%d", ps[j].quorum, ps[j].election, role, ps[j].client)
+			o.Extra[fmt.Sprintf("server.%d", j+1)] = fmt.Sprintf("127.0.0.1:%d:%d%s;127.0.0.1:%d", addr[i][j].quorum, addr[i][j].election, role, ps[j].client)
 		}
 		if i >= size {
 			o.Extra["peerType"] = "observer"
@@ -185,4 +222,36 @@ func (e *Ensemble) Stop() {
 		go func() { defer wg.Done(); m.Stop() }()
 	}
 	wg.Wait()
+}
+
+func portOf(addr string) int {
+	_, p, _ := strings.Cut(addr, "127.0.0.1:")
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Isolate cuts member i off from every other member (a silent partition:
+// connections stay open, nothing flows). It needs PeerProxies.
+func (e *Ensemble) Isolate(i int) {
+	for j := range e.proxies {
+		if j == i {
+			continue
+		}
+		for _, p := range append(e.proxies[i][j][:], e.proxies[j][i][:]...) {
+			p.SetCut(true)
+		}
+	}
+}
+
+// Heal ends every partition.
+func (e *Ensemble) Heal() {
+	for i := range e.proxies {
+		for j := range e.proxies[i] {
+			for _, p := range e.proxies[i][j] {
+				if p != nil {
+					p.SetCut(false)
+				}
+			}
+		}
+	}
 }

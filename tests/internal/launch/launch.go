@@ -92,6 +92,9 @@ type Options struct {
 	// process runs, since a member serves only once a quorum is up.
 	Quorum bool
 	NoWait bool
+	// PeerProxies (StartEnsemble) routes every member-to-member connection
+	// through a proxy, so a test can partition members (Isolate, Heal).
+	PeerProxies bool
 	// Env adds environment variables (zabkit only), e.g.
 	// ZABKIT_TRANSPORT_MODULE=transport.yamux.
 	Env map[string]string

@@ -5,7 +5,6 @@
 package proxy
 
 import (
-	"io"
 	"net"
 	"sync"
 )
@@ -18,8 +17,12 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	blocked bool
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
+	// cut holds every byte in both directions (a silent partition: no
+	// reset, nothing delivered, connections look alive) until lifted.
+	cut    bool
+	lifted *sync.Cond
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
 }
 
 // Start listens on a free loopback port and forwards to target.
@@ -29,6 +32,7 @@ func Start(target string) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, conns: map[net.Conn]struct{}{}}
+	p.lifted = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -66,7 +70,23 @@ func (p *Proxy) accept() {
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
 	// Either side ending ends both, like a real connection.
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.cut {
+				p.lifted.Wait()
+			}
+			p.mu.Unlock()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
@@ -92,8 +112,19 @@ func (p *Proxy) SetBlocked(b bool) {
 	p.mu.Unlock()
 }
 
+// SetCut starts (true) or ends (false) a silent partition: bytes stop
+// flowing both ways but no connection is closed, as when a network cable
+// is pulled; what was held is delivered when the cut ends.
+func (p *Proxy) SetCut(cut bool) {
+	p.mu.Lock()
+	p.cut = cut
+	p.mu.Unlock()
+	p.lifted.Broadcast()
+}
+
 // Close stops the proxy and every connection through it.
 func (p *Proxy) Close() {
+	p.SetCut(false)
 	p.l.Close()
 	p.DropAll()
 	p.wg.Wait()
