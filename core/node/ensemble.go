@@ -788,7 +788,7 @@ func (e *ensemble) ensureSnap() *snapLoad {
 	s := &snapLoad{gen: e.roleGen, zxid: -1, reader: chunkio.NewReader()}
 	e.snap = s
 	go func() {
-		tree, sessions, err := datatree.ReadSyncSnapshot(s.reader)
+		tree, sessions, err := datatree.ReadSyncSnapshotLimit(s.reader, e.n.cfg.JuteMaxBuffer)
 		e.post(evSnapLoaded{gen: s.gen, tree: tree, sessions: sessions, err: err})
 	}()
 	return s
