@@ -13,7 +13,10 @@ import (
 	"github.com/zabkit/zabkit/core/config"
 	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/node"
+	"github.com/zabkit/zabkit/core/proto/jute"
+	"github.com/zabkit/zabkit/core/session"
 	"github.com/zabkit/zabkit/election/fle"
+	"github.com/zabkit/zabkit/internal/zkraw"
 	"github.com/zabkit/zabkit/stores/file"
 	"github.com/zabkit/zabkit/transports/mem"
 )
@@ -328,4 +331,88 @@ func TestInProcessObserver(t *testing.T) {
 			t.Fatalf("member %d applied a write without a quorum", m.id)
 		}
 	}
+}
+
+// Sessions belong to the ensemble: a client re-attaches to another server
+// with its session id and password and keeps its ephemerals; when it goes
+// silent the leader expires the session and its ephemerals vanish on
+// every server.
+func TestInProcessSessionsMoveAndExpire(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	lead := c.leader(30 * time.Second)
+	a, b := (lead+1)%3, (lead+2)%3
+	conn, _, err := zk.Connect([]string{c.addr(a)}, 4*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Create("/eph", []byte("x"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	sid := conn.SessionID()
+	// Move the session: a re-attach on b with the same id and password is
+	// accepted there and sees the ephemeral, which stays.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pw := session.Password(sid)
+	raw, err := zkraw.Dial(ctx, c.addr(b), zkraw.Options{Timeout: 4 * time.Second, SessionID: sid, Passwd: pw})
+	if err != nil {
+		t.Fatalf("re-attach on member %d: %v", b+1, err)
+	}
+	if got := raw.SessionID(); got != sid {
+		t.Fatalf("re-attach gave session 0x%x, want 0x%x", got, sid)
+	}
+	if f, err := raw.Call(ctx, jute.OpExists, &jute.PathWatchRequest{Path: "/eph"}); err != nil || f.Err() != 0 {
+		t.Fatalf("exists /eph through the moved session: %v %+v", err, f)
+	}
+	conn.Close() // closes the session: the ephemeral goes
+	raw.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		gone := true
+		for _, m := range c.members {
+			if _, ok := m.n.Tree().Node("/eph"); ok {
+				gone = false
+			}
+		}
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ephemeral of closed session 0x%x still present", sid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Expiry: a session whose client vanishes is expired by the leader.
+	c2, _, err := zk.Connect([]string{c.addr(a)}, 2*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Create("/eph2", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	sid2 := c2.SessionID()
+	// Stop the member c2 was connected to: the session lives on only if
+	// the client reconnects elsewhere; this one cannot (single address).
+	c.stop(c.members[a])
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		gone := true
+		for _, m := range c.members {
+			if m.cancel == nil {
+				continue
+			}
+			if _, ok := m.n.Tree().Node("/eph2"); ok {
+				gone = false
+			}
+		}
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ephemeral of expired session 0x%x still present", sid2)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c2.Close()
 }
