@@ -35,7 +35,7 @@ if go list -deps ./core/... | grep -E 'zabkit/(stores|transports|election|plugin
 fi
 
 # Packages that own goroutines run under the race detector.
-race_pkgs=$(go list ./core/... ./stores/... ./election/... ./cmd/... ./internal/...)
+race_pkgs=$(go list ./core/... ./stores/... ./transports/... ./election/... ./cmd/... ./internal/...)
 if [ "${1:-}" = quick ]; then
   go test -race -count=1 $race_pkgs
   exit 0
