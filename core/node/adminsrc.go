@@ -3,10 +3,12 @@ package node
 import (
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/zabkit/zabkit/core/admin"
+	"github.com/zabkit/zabkit/core/config"
 	"github.com/zabkit/zabkit/core/ext"
 )
 
@@ -64,7 +66,7 @@ func (a AdminSource) ServerStats() admin.ServerStats {
 func quorumStats(n *Node, es EnsembleStatus) (admin.Mode, *admin.QuorumStats) {
 	q := &admin.QuorumStats{LeaderID: -1, ZabState: "election", PeerState: "looking"}
 	for _, s := range n.cfg.Servers {
-		if s.Role != "observer" {
+		if s.Role != config.Observer {
 			q.QuorumSize++
 		}
 	}
@@ -143,13 +145,30 @@ func (a AdminSource) Config() admin.Config {
 			port = p
 		}
 	}
-	return admin.Config{
+	ac := admin.Config{
 		ClientPort: port, SecureClientPort: -1,
 		DataDir: filepath.Join(c.DataDir, "version-2"), DataLogDir: filepath.Join(c.LogDir(), "version-2"),
 		TickTime: c.TickTime, MaxClientCnxns: c.MaxClientCnxns,
 		MinSessionTimeout: c.MinSessionTimeoutMs(), MaxSessionTimeout: c.MaxSessionTimeoutMs(),
 		ClientPortListenBacklog: -1, ServerID: 0,
 	}
+	if c.Distributed() {
+		// conf and voting_view print the membership as ZooKeeper does.
+		ac.ServerID = c.MyID
+		me := c.Servers[c.MyID]
+		q := &admin.QuorumConfig{InitLimit: c.InitLimit, SyncLimit: c.SyncLimit, ElectionAlg: c.ElectionAlg,
+			ElectionPort: []int{me.ElectionPort}, QuorumPort: []int{me.QuorumPort}, Observer: me.Role == config.Observer}
+		ids := make([]int64, 0, len(c.Servers))
+		for id := range c.Servers {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			q.Members = append(q.Members, "server."+strconv.FormatInt(id, 10)+"="+c.Servers[id].String())
+		}
+		ac.Quorum = q
+	}
+	return ac
 }
 
 // ResetServerStats zeroes server-wide counters.

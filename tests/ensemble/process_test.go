@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -249,4 +250,47 @@ func TestEnsemblePartitions(t *testing.T) {
 	acked := w.finish()
 	checkAll(t, e, acked)
 	t.Logf("%d acknowledged writes present on all members", len(acked))
+}
+
+// Four-letter words report each member's role as ZooKeeper does: one
+// leader and the others followers or observers in srvr; mntr on the leader
+// counts its synced followers; conf lists the membership.
+func TestEnsembleFourLetterWords(t *testing.T) {
+	e := launch.StartEnsemble(t, launch.Zabkit, 3, 1, launch.Options{TickTime: 300})
+	lead := e.Leader(10 * time.Second)
+	if lead < 0 {
+		t.Fatal("no leader")
+	}
+	modes := map[string]int{}
+	for i := range e.Members {
+		modes[e.Mode(i)]++
+	}
+	if modes["leader"] != 1 || modes["follower"] != 2 || modes["observer"] != 1 {
+		t.Fatalf("modes %v, want 1 leader, 2 followers, 1 observer", modes)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mntr, err := launch.FourLetter(e.Members[lead].Addr, "mntr", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(mntr, "zk_server_state\tleader") && strings.Contains(mntr, "zk_synced_followers\t2") &&
+			strings.Contains(mntr, "zk_synced_observers\t1") && strings.Contains(mntr, "zk_quorum_size\t3") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leader mntr:\n%s", mntr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f := (lead + 1) % 3
+	mntr, err := launch.FourLetter(e.Members[f].Addr, "mntr", time.Second)
+	if err != nil || !strings.Contains(mntr, "zk_server_state\tfollower") {
+		t.Fatalf("follower mntr (%v):\n%s", err, mntr)
+	}
+	conf, err := launch.FourLetter(e.Members[f].Addr, "conf", time.Second)
+	if err != nil || !strings.Contains(conf, fmt.Sprintf("serverId=%d", f+1)) || !strings.Contains(conf, "server.4=") ||
+		!strings.Contains(conf, ":observer;") {
+		t.Fatalf("follower conf (%v):\n%s", err, conf)
+	}
 }
