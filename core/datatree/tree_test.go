@@ -464,3 +464,16 @@ func TestAllChildrenNumberAndChecks(t *testing.T) {
 		t.Fatalf("a denied read registered a watch: %+v", s)
 	}
 }
+
+func TestSetLocalConfigLeavesDigest(t *testing.T) {
+	tr := New()
+	d := tr.Digest()
+	tr.SetLocalConfig([]byte("server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nversion=0"))
+	if tr.Digest() != d {
+		t.Fatal("the local config changed the digest")
+	}
+	data, _, err := tr.GetData(ConfigPath, nil, nil)
+	if err != nil || string(data) != "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nversion=0" {
+		t.Fatalf("GetData(/zookeeper/config) = %q, %v", data, err)
+	}
+}

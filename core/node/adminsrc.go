@@ -3,7 +3,6 @@ package node
 import (
 	"net"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -158,14 +157,7 @@ func (a AdminSource) Config() admin.Config {
 		me := c.Servers[c.MyID]
 		q := &admin.QuorumConfig{InitLimit: c.InitLimit, SyncLimit: c.SyncLimit, ElectionAlg: c.ElectionAlg,
 			ElectionPort: []int{me.ElectionPort}, QuorumPort: []int{me.QuorumPort}, Observer: me.Role == config.Observer}
-		ids := make([]int64, 0, len(c.Servers))
-		for id := range c.Servers {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			q.Members = append(q.Members, "server."+strconv.FormatInt(id, 10)+"="+c.Servers[id].String())
-		}
+		q.Members = memberLines(c)
 		ac.Quorum = q
 	}
 	return ac

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,6 +138,7 @@ func newEnsemble(n *Node, tr ext.Transport, factory ext.ElectionFactory) (*ensem
 	}
 	e.meta = meta
 	e.setStatus(EnsembleStatus{State: ext.Looking})
+	n.setLocalConfig()
 	return e, nil
 }
 
@@ -658,6 +660,7 @@ func (e *ensemble) reload() error {
 		return fmt.Errorf("reload from the store: %w", err)
 	}
 	n.tree.ReplaceWith(tree)
+	n.setLocalConfig()
 	n.sessions.Reset(sessions, n.clock())
 	n.proc.SetApplied(n.tree.LastZxid())
 	return nil
@@ -823,6 +826,7 @@ func (e *ensemble) finishSnap() {
 	}
 	s.result.tree.SetLastZxid(s.zxid)
 	n.tree.ReplaceWith(s.result.tree)
+	n.setLocalConfig()
 	n.sessions.Reset(s.result.sessions, n.clock())
 	n.proc.SetApplied(s.zxid)
 	e.log.Info("state replaced by the leader's snapshot", "zxid", fmt.Sprintf("0x%x", s.zxid))
@@ -850,4 +854,32 @@ func (n *Node) EnsembleStatus() (EnsembleStatus, bool) {
 		return EnsembleStatus{}, false
 	}
 	return n.ens.Status(), true
+}
+
+// memberLines are the membership's `server.N=...` lines in id order, as
+// ZooKeeper prints them in conf and /zookeeper/config.
+func memberLines(c *config.Config) []string {
+	ids := make([]int64, 0, len(c.Servers))
+	for id := range c.Servers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	lines := make([]string, 0, len(ids))
+	for _, id := range ids {
+		lines = append(lines, "server."+strconv.FormatInt(id, 10)+"="+c.Servers[id].String())
+	}
+	return lines
+}
+
+// setLocalConfig fills /zookeeper/config as a ZooKeeper member does from
+// its static configuration (QuorumMaj.toString: the lines, then the
+// config version in hex, 0 without reconfig).
+func (n *Node) setLocalConfig() {
+	var b strings.Builder
+	for _, l := range memberLines(n.cfg) {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	b.WriteString("version=0")
+	n.tree.SetLocalConfig([]byte(b.String()))
 }

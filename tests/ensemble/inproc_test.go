@@ -416,3 +416,19 @@ func TestInProcessSessionsMoveAndExpire(t *testing.T) {
 	}
 	c2.Close()
 }
+
+// /zookeeper/config holds the membership on every member, as ZooKeeper
+// serves it to getConfig (`zkCli.sh config`, Curator's EnsembleTracker).
+func TestInProcessConfigNode(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.leader(30 * time.Second)
+	conn := connect(t, c.addr(1))
+	data, _, err := conn.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "server.1=127.0.0.1:20001:21001:participant\nserver.2=127.0.0.1:20002:21002:participant\nserver.3=127.0.0.1:20003:21003:participant\nversion=0"
+	if string(data) != want {
+		t.Fatalf("/zookeeper/config = %q, want %q", data, want)
+	}
+}
