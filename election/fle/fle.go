@@ -29,8 +29,6 @@ package fle
 
 import (
 	"bytes"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/zabkit/zabkit/core/ext"
@@ -60,13 +58,10 @@ func (a ballot) same(b ballot) bool {
 // Election is one server's FLE instance. It is not safe for concurrent
 // use: the host serialises calls, as it must for any ext.Election.
 type Election struct {
-	opts    Options
-	self    int64
-	weight  map[int64]int64 // voters only, every weight > 0
-	voters  []int64         // sorted: the order notifications go out in
-	total   int64           // sum of voters' weights
-	learner ext.PeerState   // what this server decides when it does not lead
-	config  []byte          // membership text carried by every notification
+	opts   Options
+	self   int64
+	m      Membership // voters in sorted order: the order notifications go out in
+	config []byte     // membership text carried by every notification
 
 	started bool
 	state   ext.PeerState
@@ -95,45 +90,20 @@ type Election struct {
 var _ ext.Election = (*Election)(nil)
 
 func newElection(opts Options, cfg ext.ElectionConfig) (*Election, error) {
-	e := &Election{
+	m, err := NewMembership(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Election{
 		opts:          opts,
 		self:          cfg.Self,
-		weight:        map[int64]int64{},
-		learner:       ext.Following,
+		m:             m,
 		config:        ConfigText(cfg.Members),
 		state:         ext.Looking,
 		recvset:       map[int64]ballot{},
 		outofelection: map[int64]ballot{},
-	}
-	seen := map[int64]bool{}
-	for _, m := range cfg.Members {
-		switch {
-		case seen[m.ID]:
-			return nil, fmt.Errorf("%w: member %d listed twice", ErrConfig, m.ID)
-		case m.Weight < 0:
-			return nil, fmt.Errorf("%w: member %d has negative weight %d", ErrConfig, m.ID, m.Weight)
-		}
-		seen[m.ID] = true
-		if m.ID == cfg.Self && m.Observer {
-			e.learner = ext.Observing
-		}
-		if !m.Observer && m.Weight > 0 {
-			e.weight[m.ID] = m.Weight
-			e.voters = append(e.voters, m.ID)
-			e.total += m.Weight
-		}
-	}
-	if !seen[cfg.Self] {
-		return nil, fmt.Errorf("%w: self %d is not a member", ErrConfig, cfg.Self)
-	}
-	if len(e.voters) == 0 {
-		return nil, fmt.Errorf("%w: no voters (every member is an observer or has weight 0)", ErrConfig)
-	}
-	slices.Sort(e.voters)
-	return e, nil
+	}, nil
 }
-
-func (e *Election) isVoter(id int64) bool { return e.weight[id] > 0 }
 
 // Start begins a round: bump the logical clock (past a persisted one),
 // propose myself and tell every voter.
@@ -144,7 +114,7 @@ func (e *Election) Start(now time.Duration, r ext.RoundStart) ext.ElectionOutput
 	e.round++
 	e.started = true
 	e.state = ext.Looking
-	if e.isVoter(e.self) {
+	if e.m.IsVoter(e.self) {
 		e.initial = ext.Vote{Leader: e.self, Zxid: r.LastZxid, PeerEpoch: r.CurrentEpoch}
 	} else {
 		e.initial = ext.Vote{Leader: minVote, Zxid: minVote, PeerEpoch: minVote}
@@ -203,6 +173,16 @@ func (e *Election) Established(now time.Duration, state ext.PeerState, epoch int
 	return e.output()
 }
 
+// SetFinalizeWait changes the finalize wait for every wait that starts
+// from now on (one already running keeps its end). Variants that tune the
+// wait at run time, such as election/fleadaptive, call it; d <= 0 is
+// ignored.
+func (e *Election) SetFinalizeWait(d time.Duration) {
+	if d > 0 {
+		e.opts.FinalizeWait = d
+	}
+}
+
 // State is the current role and vote (the proposal while looking).
 func (e *Election) State() (ext.PeerState, ext.Vote) { return e.state, e.vote() }
 
@@ -224,7 +204,7 @@ func (e *Election) proposalVote() ext.Vote {
 // receive is Java's WorkerReceiver: answer whoever needs an answer, and
 // while looking hand the notification to the election loop.
 func (e *Election) receive(now time.Duration, from int64, n Notification) {
-	if !e.isVoter(from) {
+	if !e.m.IsVoter(from) {
 		if from != e.self {
 			e.send(from, e.state, e.vote())
 		}
@@ -255,7 +235,7 @@ func (e *Election) loop(now time.Duration, from int64, n Notification) {
 		e.finalizing = false
 	}
 	e.pollAt = now + e.notTimeout
-	if !e.isVoter(n.Leader) {
+	if !e.m.IsVoter(n.Leader) {
 		return
 	}
 	switch n.State {
@@ -306,16 +286,7 @@ func (e *Election) loop(now time.Duration, from int64, n Notification) {
 // better is totalOrderPredicate: a candidate that can lead, with a higher
 // (peerEpoch, zxid, sid).
 func (e *Election) better(n, cur ext.Vote) bool {
-	if !e.isVoter(n.Leader) {
-		return false
-	}
-	if n.PeerEpoch != cur.PeerEpoch {
-		return n.PeerEpoch > cur.PeerEpoch
-	}
-	if n.Zxid != cur.Zxid {
-		return n.Zxid > cur.Zxid
-	}
-	return n.Leader > cur.Leader
+	return e.m.IsVoter(n.Leader) && CompareVotes(n, cur) > 0
 }
 
 // quorum reports whether the voters whose recorded vote equals target
@@ -324,10 +295,10 @@ func (e *Election) quorum(set map[int64]ballot, target ballot) bool {
 	var acks int64
 	for id, b := range set {
 		if b.same(target) {
-			acks += e.weight[id]
+			acks += e.m.Weights[id]
 		}
 	}
-	return 2*acks > e.total
+	return e.m.Quorum(acks)
 }
 
 // checkLeader keeps a quorum from electing a leader that is gone: unless
@@ -342,7 +313,7 @@ func (e *Election) checkLeader(set map[int64]ballot, leader, round int64) bool {
 }
 
 func (e *Election) decide(v ext.Vote) {
-	e.state = e.learner
+	e.state = e.m.Learner
 	if v.Leader == e.self {
 		e.state = ext.Leading
 	}
@@ -356,7 +327,7 @@ func (e *Election) decide(v ext.Vote) {
 
 // sendNotifications tells every voter (myself included) my proposal.
 func (e *Election) sendNotifications() {
-	for _, id := range e.voters {
+	for _, id := range e.m.Voters {
 		e.send(id, ext.Looking, e.proposalVote())
 	}
 }
