@@ -22,10 +22,18 @@
 // successful requests; failed ones are counted in errors and make the exit
 // status 1.
 //
+// -server takes a comma-separated list; client i tries the servers starting
+// with the i-th (mod the list), so the sessions spread evenly over the
+// members of an ensemble.
+//
 // Other modes: -load-znodes N fills a tree with N znodes as fast as
 // pipelining allows and leaves them there (for memory/restart measurements);
 // -wait-read PATH polls until a getData of PATH succeeds and reports how
-// long that took; -pid N samples VmRSS of process N at the end.
+// long that took; -pid N samples VmRSS of process N at the end;
+// -failover-pid N kills process N (an ensemble's leader) with SIGKILL and
+// times the first write acknowledged through -server (the survivors; see
+// FailoverMethod for how); -compare DIR prints the side-by-side table of a
+// directory of reports (scripts/bench-vs-zookeeper.sh lays it out).
 //
 // JSON output (-json to stdout, -o FILE to a file) is a Report:
 //
@@ -40,7 +48,10 @@
 //	  "load": {"root": "/zabkit-load", "znodes": N, "errors": 0,
 //	           "duration_sec": .., "ops_per_sec": ..},   (only with -load-znodes)
 //	  "ready_ms": 1234.5,              (only with -wait-read)
-//	  "server_rss_kb": 123456          (only with -pid)
+//	  "server_rss_kb": 123456,         (only with -pid)
+//	  "failover": {"killed_pid": N, "ms": 287.1, "server": "...", "dials": ..,
+//	               "stalls": .., "writer_ops": .., "writer_errors": ..,
+//	               "method": "...", "error": "..."}   (only with -failover-pid)
 //	}
 package bench
 
@@ -83,6 +94,12 @@ type Config struct {
 	WaitRead   string
 	Since      int64
 	Verbose    bool
+	// FailoverPID, Writers and ProbeInterval drive -failover-pid.
+	FailoverPID   int
+	Writers       []string
+	ProbeInterval time.Duration
+	// Compare is the directory -compare reads.
+	Compare string
 }
 
 // Main is the entry point of `zabkit bench`.
@@ -101,6 +118,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "zabkit bench:", err)
 		return 2
+	}
+	if cfg.Compare != "" {
+		t, err := loadComparison(cfg.Compare)
+		if err != nil {
+			fmt.Fprintln(stderr, "zabkit bench:", err)
+			return 1
+		}
+		writeComparison(stdout, t)
+		return 0
 	}
 	rep, err := execute(ctx, cfg, stderr)
 	if rep != nil {
@@ -129,6 +155,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rep.Load != nil && rep.Load.Errors > 0 {
 		return 1
 	}
+	if rep.Failover != nil && rep.Failover.Error != "" {
+		return 1
+	}
 	return 0
 }
 
@@ -151,7 +180,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("zabkit bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg Config
-	var servers string
+	var servers, writers string
 	var ops uint64
 	fs.StringVar(&servers, "server", "127.0.0.1:2181", "comma-separated host:port list")
 	fs.StringVar(&cfg.Workload, "workload", "set", "create|set|get|mixed|create-delete|all")
@@ -170,6 +199,10 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&cfg.Inflight, "inflight", 64, "outstanding requests per connection for -load-znodes")
 	fs.StringVar(&cfg.WaitRead, "wait-read", "", "poll until getData of this path succeeds, report the time, and exit")
 	fs.Int64Var(&cfg.Since, "since", 0, "with -wait-read: measure from this Unix time in ns (default: bench start)")
+	fs.IntVar(&cfg.FailoverPID, "failover-pid", 0, "kill -9 this process (an ensemble's leader), time the first write acknowledged through -server (the survivors), and exit")
+	fs.StringVar(&writers, "writers", "", "with -failover-pid: comma-separated servers, one background writer session each, writing from -warmup before the kill to the end")
+	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", 5*time.Millisecond, "with -failover-pid: gap between probe writes and between redials")
+	fs.StringVar(&cfg.Compare, "compare", "", "print the side-by-side table of the JSON reports in this directory (see scripts/bench-vs-zookeeper.sh) and exit")
 	fs.BoolVar(&cfg.Verbose, "v", false, "log client library messages to stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -178,11 +211,8 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	cfg.Ops = ops
-	for _, s := range strings.Split(servers, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cfg.Servers = append(cfg.Servers, s)
-		}
-	}
+	cfg.Servers = splitList(servers)
+	cfg.Writers = splitList(writers)
 	if len(cfg.Servers) == 0 {
 		return nil, errors.New("-server is empty")
 	}
@@ -198,10 +228,27 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	if cfg.Inflight < 1 {
 		cfg.Inflight = 1
 	}
+	if cfg.FailoverPID < 0 {
+		return nil, errors.New("-failover-pid must be > 0")
+	}
+	if cfg.ProbeInterval <= 0 {
+		return nil, errors.New("-probe-interval must be > 0")
+	}
 	if cfg.Workload != "all" && !validWorkload(cfg.Workload) {
 		return nil, fmt.Errorf("unknown workload %q (want one of %s, all)", cfg.Workload, strings.Join(Workloads, ", "))
 	}
 	return &cfg, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func validWorkload(w string) bool {
@@ -227,6 +274,11 @@ func execute(ctx context.Context, cfg *Config, stderr io.Writer) (*Report, error
 		if err == nil {
 			rep.ReadyMs = &ms
 		}
+	case cfg.FailoverPID > 0:
+		rep.Failover, err = failover(ctx, cfg, logger)
+		if err != nil && rep.Failover != nil {
+			rep.Failover.Error = err.Error()
+		}
 	case cfg.LoadZnodes > 0:
 		rep.Load, err = loadZnodes(ctx, cfg, logger)
 	default:
@@ -251,7 +303,8 @@ type stderrLogger struct{ w io.Writer }
 func (l stderrLogger) Printf(f string, a ...any) { fmt.Fprintf(l.w, f+"\n", a...) }
 
 // dial opens one session and waits until the server has granted it, so
-// connection set-up never lands inside a measurement.
+// connection set-up never lands inside a measurement. Servers are tried in
+// the order given (see orderedHosts).
 func dial(ctx context.Context, servers []string, timeout time.Duration, logger zk.Logger) (*zk.Conn, error) {
 	ready := make(chan struct{}, 1)
 	cb := func(ev zk.Event) {
@@ -262,7 +315,8 @@ func dial(ctx context.Context, servers []string, timeout time.Duration, logger z
 			}
 		}
 	}
-	conn, _, err := zk.Connect(servers, timeout, zk.WithLogger(logger), zk.WithLogInfo(false), zk.WithEventCallback(cb))
+	conn, _, err := zk.Connect(servers, timeout, zk.WithLogger(logger), zk.WithLogInfo(false), zk.WithEventCallback(cb),
+		zk.WithHostProvider(&orderedHosts{}))
 	if err != nil {
 		return nil, fmt.Errorf("connect %v: %w", servers, err)
 	}
@@ -280,13 +334,14 @@ func dial(ctx context.Context, servers []string, timeout time.Duration, logger z
 	}
 }
 
-// dialAll opens n sessions in parallel.
+// dialAll opens n sessions in parallel, session i first trying
+// servers[i mod len(servers)], so they spread evenly over the servers.
 func dialAll(ctx context.Context, servers []string, n int, timeout time.Duration, logger zk.Logger) ([]*zk.Conn, error) {
 	conns := make([]*zk.Conn, n)
 	errs := make(chan error, n)
 	for i := range conns {
 		go func() {
-			c, err := dial(ctx, servers, timeout, logger)
+			c, err := dial(ctx, rotate(servers, i), timeout, logger)
 			conns[i] = c
 			errs <- err
 		}()

@@ -58,6 +58,12 @@ func TestWorkloadsAgainstZooKeeper(t *testing.T) {
 		t.Errorf("no RSS for pid %d", pid)
 	}
 	// Everything the bench created is gone.
+	assertNoRootChild(t, addr, "zabkit-bench-")
+}
+
+// assertNoRootChild fails if a child of / on addr starts with prefix.
+func assertNoRootChild(t *testing.T, addr, prefix string) {
+	t.Helper()
 	c, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +74,8 @@ func TestWorkloadsAgainstZooKeeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range kids {
-		if strings.HasPrefix(k, "zabkit-bench-") {
-			t.Errorf("bench root %s left behind", k)
+		if strings.HasPrefix(k, prefix) {
+			t.Errorf("%s left behind", k)
 		}
 	}
 }

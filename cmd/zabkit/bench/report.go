@@ -48,6 +48,8 @@ type Report struct {
 	ReadyMs *float64 `json:"ready_ms,omitempty"`
 	// ServerRSSKB is VmRSS of -pid at the end of the run, in KiB.
 	ServerRSSKB int64 `json:"server_rss_kb,omitempty"`
+	// Failover is set by -failover-pid.
+	Failover *FailoverResult `json:"failover,omitempty"`
 }
 
 // LoadResult describes a -load-znodes run.
@@ -108,6 +110,16 @@ func writeTable(w io.Writer, rep *Report) {
 	}
 	if rep.ReadyMs != nil {
 		fmt.Fprintf(bw, "first successful read after %.1f ms\n", *rep.ReadyMs)
+	}
+	if f := rep.Failover; f != nil {
+		if f.Error != "" {
+			fmt.Fprintf(bw, "failover: killed %d, no write acknowledged: %s\n", f.KilledPID, f.Error)
+		} else {
+			fmt.Fprintf(bw, "failover: killed %d, first write acknowledged by %s after %.1f ms\n", f.KilledPID, f.Server, f.Ms)
+		}
+		fmt.Fprintf(bw, "  %d redials, %d stalled connections; background writers: %d ops, %d errors\n",
+			f.Dials, f.Stalls, f.WriterOps, f.WriterErrors)
+		fmt.Fprintf(bw, "  method: %s\n", f.Method)
 	}
 	if rep.ServerRSSKB > 0 {
 		fmt.Fprintf(bw, "server RSS: %d KiB (%.1f MiB)\n", rep.ServerRSSKB, float64(rep.ServerRSSKB)/1024)

@@ -124,6 +124,13 @@ func TestParseFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"-clients", "0"}, &errb); err == nil {
 		t.Fatal("zero clients accepted")
 	}
+	cfg, err = parseFlags([]string{"-failover-pid", "12", "-server", "a:1,b:2", "-writers", "a:1,,b:2,c:3"}, &errb)
+	if err != nil || cfg.FailoverPID != 12 || len(cfg.Writers) != 3 || cfg.Writers[2] != "c:3" || cfg.ProbeInterval != 5*time.Millisecond {
+		t.Fatalf("failover flags: %+v, %v", cfg, err)
+	}
+	if _, err := parseFlags([]string{"-failover-pid", "12", "-probe-interval", "0s"}, &errb); err == nil {
+		t.Fatal("zero probe interval accepted")
+	}
 }
 
 func TestLoadPath(t *testing.T) {

@@ -232,6 +232,14 @@ func runOne(ctx context.Context, cfg *Config, conns []*zk.Conn, dir, wl string, 
 			return Result{}, fmt.Errorf("precreate znodes: %w", err)
 		}
 	}
+	if len(cfg.Servers) > 1 {
+		// A session on one ensemble member may not see yet what another
+		// member acknowledged; a sync per session makes every client see
+		// its znodes before the first request.
+		if err := syncAll(conns, dir); err != nil {
+			return Result{}, err
+		}
+	}
 
 	ph := &phase{limit: cfg.Ops}
 	var wg sync.WaitGroup
@@ -268,6 +276,23 @@ func runOne(ctx context.Context, cfg *Config, conns []*zk.Conn, dir, wl string, 
 		}
 	}
 	return summarize(wl, len(conns), cfg.ValueSize, &h, errs, elapsed, firstErr), nil
+}
+
+// syncAll runs sync(path) on every session in parallel.
+func syncAll(conns []*zk.Conn, path string) error {
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Sync(path); err != nil {
+				errs[i] = fmt.Errorf("sync %s: %w", path, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
