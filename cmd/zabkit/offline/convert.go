@@ -89,6 +89,9 @@ func Convert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitProblems
 	}
 	fmt.Fprintf(stdout, "converting %s %s -> %s %s\n", moduleID(fromCfg), fromCfg.DataDir, moduleID(toCfg), toCfg.DataDir)
+	if !dst.Capabilities().Durable {
+		fmt.Fprintf(stderr, "zabkit convert: warning: %s is not durable as configured (forceSync off, or an in-memory store)\n", moduleID(toCfg))
+	}
 	res, err := CopyStore(ctx, src, dst, CopyOptions{Snapshots: *snaps, Force: *force, Logger: log})
 	if cerr := dst.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing the destination: %w", cerr)
@@ -139,6 +142,9 @@ func (r Recovered) equal(o Recovered) bool {
 }
 
 func (r *CopyResult) print(w io.Writer) {
+	if !r.copiedMeta && len(r.Snapshots) == 0 && r.Txns == 0 {
+		return // refused before copying anything
+	}
 	if len(r.Skipped) > 0 {
 		fmt.Fprintf(w, "  skipped unreadable snapshots: %v\n", r.Skipped)
 	}

@@ -121,6 +121,15 @@ func VerifyConfig(ctx context.Context, cfg *config.Config, out io.Writer, opts V
 	v := &verifier{out: out, opts: opts}
 	mod := moduleID(cfg)
 	fmt.Fprintf(out, "verifying %s: dataDir=%s dataLogDir=%s\n", mod, cfg.DataDir, cfg.LogDir())
+	if mod == fileModule {
+		snapDir, logDir := file.Dirs(cfg.DataDir, cfg.LogDir())
+		for _, d := range []string{snapDir, logDir} {
+			if _, err := os.Stat(d); err != nil {
+				v.errorf("not a ZooKeeper data directory: %v", err)
+				return v.finish()
+			}
+		}
+	}
 	col := newCollector()
 	store, err := openStore(ctx, cfg, true, slog.New(col))
 	for _, l := range col.take() {

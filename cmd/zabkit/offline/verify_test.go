@@ -204,6 +204,11 @@ func TestVerifyCommand(t *testing.T) {
 		!strings.Contains(out.String(), fmt.Sprintf("zxid %#x is missing", gap)) {
 		t.Fatalf("a gap: exit %d\n%s%s", code, out.String(), errb.String())
 	}
+	out.Reset()
+	if code := Verify(context.Background(), []string{"--dataDir", filepath.Join(dir, "nope")}, &out, &errb); code != exitProblems ||
+		!strings.Contains(out.String(), "ERROR not a ZooKeeper data directory") || !strings.Contains(out.String(), "FAILED: 1 errors") {
+		t.Fatalf("a missing directory: exit %d\n%s", code, out.String())
+	}
 	errb.Reset()
 	if code := Verify(context.Background(), nil, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "usage: zabkit verify") {
 		t.Fatalf("no arguments: exit %d, %q", code, errb.String())
