@@ -252,6 +252,13 @@ func (e *ensemble) tick() {
 		e.roleWake = 0
 		switch {
 		case e.leader != nil:
+			// A leader whose own log is stuck steps down rather than
+			// hold the ensemble hostage (faults.md item 8): another
+			// member leads while this disk recovers.
+			if stall := e.n.proc.AppendAge(); stall > time.Duration(e.zcfg.SyncLimit)*e.zcfg.TickTime {
+				e.doRole(e.leader.Abdicate(now, fmt.Errorf("%w: an append has not returned for %v", errDiskStalled, stall.Round(time.Millisecond))))
+				return
+			}
 			e.doRole(e.leader.Tick(now))
 		case e.learner != nil:
 			e.doRole(e.learner.Tick(now))
@@ -487,6 +494,9 @@ func (e *ensemble) history() ([]ext.Entry, error) {
 }
 
 var errStopRead = errors.New("stop")
+
+// errDiskStalled is why a leader abdicates when its log stops moving.
+var errDiskStalled = errors.New("node: the local disk stalled")
 
 func (e *ensemble) doRole(out zab.Output) {
 	gen := e.roleGen

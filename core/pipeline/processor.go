@@ -52,8 +52,9 @@ const (
 // an ensemble. Its methods must not block for long: Proposing and Logged
 // run on the log stage, Forward on a client connection.
 type Replicator interface {
-	// Proposing is called with each batch of this leader's own txns, in
-	// zxid order, just before it is appended, so followers log in parallel.
+	// Proposing is called with this leader's own txns, in zxid order, as
+	// they are prepared (before the log stage appends them), so followers
+	// log in parallel with the leader. It runs under the prep lock.
 	Proposing(batch []*Request)
 	// Logged reports that every txn up to zxid is durable (the local ACK).
 	Logged(zxid int64)
@@ -455,6 +456,13 @@ func (p *Processor) enqueue(r *Request) {
 		p.cmu.Lock()
 		p.uncommitted = append(p.uncommitted, r)
 		p.cmu.Unlock()
+		if role == RoleLeader {
+			// Propose before logging, as ZooKeeper's leader does: followers
+			// log in parallel with the leader, and a slow leader disk
+			// delays only the leader's own ACK, not the quorum's. The prep
+			// lock held here keeps proposals in zxid order.
+			p.cfg.Replicator.Proposing([]*Request{r})
+		}
 	}
 	p.qmu.Lock()
 	p.queue = append(p.queue, r)
@@ -512,6 +520,16 @@ func (p *Processor) Failure() error {
 		return *e
 	}
 	return nil
+}
+
+// AppendAge is how long the Append in progress has been running, 0 when
+// none is (a leader whose disk stalls steps down, see core/node).
+func (p *Processor) AppendAge() time.Duration {
+	start := p.appendStart.Load()
+	if start == 0 {
+		return 0
+	}
+	return time.Since(p.base) - time.Duration(start)
 }
 
 // Stuck reports whether the log stage is still blocked in an Append after
@@ -637,9 +655,6 @@ func (p *Processor) logLoop(ctx context.Context) {
 		p.inflight = batch
 		p.appendStart.Store(int64(time.Since(p.base)))
 		p.ifMu.Unlock()
-		if rep := p.cfg.Replicator; rep != nil && !batch[0].learned {
-			rep.Proposing(batch)
-		}
 		entries = entries[:0]
 		for _, r := range batch {
 			entries = append(entries, ext.Entry{Zxid: r.Hdr.Zxid, Data: r.Data})

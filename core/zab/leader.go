@@ -524,6 +524,15 @@ func (l *Leader) releaseSyncs(out *Output) {
 	l.syncs = append(l.syncs[:0], l.syncs[n:]...)
 }
 
+// Abdicate steps down for a reason the host found (a stalled disk): the
+// learners are disconnected at once so they elect another leader instead
+// of waiting for this one's pings to stop.
+func (l *Leader) Abdicate(now time.Duration, err error) Output {
+	var out Output
+	l.stepDown(&out, err)
+	return out
+}
+
 // PeerDown reports that the broadcast link to a learner closed.
 func (l *Leader) PeerDown(now time.Duration, peer int64) Output {
 	var out Output

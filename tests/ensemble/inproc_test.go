@@ -18,6 +18,7 @@ import (
 	"github.com/zabkit/zabkit/election/fle"
 	"github.com/zabkit/zabkit/internal/zkraw"
 	"github.com/zabkit/zabkit/stores/file"
+	"github.com/zabkit/zabkit/stores/file/faultfs"
 	"github.com/zabkit/zabkit/transports/mem"
 )
 
@@ -25,6 +26,7 @@ import (
 type member struct {
 	id     int64
 	dir    string
+	fs     *faultfs.FS
 	n      *node.Node
 	cancel context.CancelFunc
 	done   chan error
@@ -85,7 +87,10 @@ func (c *cluster) start(i int) {
 		c.tweak(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", m.id)
-	st, err := file.Open(file.Options{DataDir: m.dir, ForceSync: true, PreAllocSizeKB: 64})
+	if m.fs == nil {
+		m.fs = &faultfs.FS{}
+	}
+	st, err := file.Open(file.Options{DataDir: m.dir, ForceSync: true, PreAllocSizeKB: 64, FS: m.fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,5 +435,46 @@ func TestInProcessConfigNode(t *testing.T) {
 	want := "server.1=127.0.0.1:20001:21001:participant\nserver.2=127.0.0.1:20002:21002:participant\nserver.3=127.0.0.1:20003:21003:participant\nversion=0"
 	if string(data) != want {
 		t.Fatalf("/zookeeper/config = %q, want %q", data, want)
+	}
+}
+
+// A leader whose disk stalls steps down within about syncLimit ticks
+// instead of holding the ensemble hostage; the others elect a leader and
+// go on; when the disk recovers the old leader rejoins and catches up.
+func TestInProcessLeaderDiskStall(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	lead := c.leader(30 * time.Second)
+	other := (lead + 1) % 3
+	oc := connect(t, c.addr(other))
+	if _, err := oc.Create("/before", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	stuck := c.members[lead].fs.Stall()
+	lc := connect(t, c.addr(lead))
+	go func() { _, _ = lc.Create("/during", nil, 0, zk.WorldACL(zk.PermAll)) }()
+	<-stuck
+	start := time.Now()
+	// The two healthy members elect a leader among themselves.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st0, _ := c.members[other].n.EnsembleStatus()
+		st1, _ := c.members[(lead+2)%3].n.EnsembleStatus()
+		if st0.Serving && st1.Serving && st0.LeaderID != int64(lead+1) && st0.LeaderID == st1.LeaderID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new leader while member %d's disk is stalled: %+v %+v", lead+1, st0, st1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("new leader after %v", time.Since(start).Round(time.Millisecond))
+	if _, err := oc.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write during the old leader's stall: %v", err)
+	}
+	c.members[lead].fs.Release()
+	c.leader(30 * time.Second)
+	c.converged(15 * time.Second)
+	if _, ok := c.members[lead].n.Tree().Node("/after"); !ok {
+		t.Fatal("the old leader did not catch up after its disk recovered")
 	}
 }
