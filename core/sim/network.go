@@ -28,6 +28,16 @@ type network struct {
 	// connection it never delivers again; only a learner opening a new
 	// one (FOLLOWERINFO/OBSERVERINFO) revives the pair.
 	dead map[[2]int64]bool
+	// flaky holds election-message faults per directed link
+	// (Control.FlakyLink).
+	flaky map[[2]int64]linkFault
+}
+
+// linkFault is a flaky election link: messages lost with probability drop,
+// the rest up to delay late.
+type linkFault struct {
+	drop  float64
+	delay time.Duration
 }
 
 type linkKey struct {
@@ -36,7 +46,8 @@ type linkKey struct {
 }
 
 func newNetwork(w *world) *network {
-	return &network{w: w, cut: map[[2]int64]bool{}, gen: map[[2]int64]uint64{}, lastAt: map[linkKey]time.Duration{}, dead: map[[2]int64]bool{}}
+	return &network{w: w, cut: map[[2]int64]bool{}, gen: map[[2]int64]uint64{}, lastAt: map[linkKey]time.Duration{}, dead: map[[2]int64]bool{},
+		flaky: map[[2]int64]linkFault{}}
 }
 
 func (n *network) blocked(from, to int64) bool { return n.cut[[2]int64{from, to}] }
@@ -53,12 +64,19 @@ func (n *network) sendElection(from, to int64, data []byte) {
 	if n.blocked(from, to) || w.chance(w.opt.Scenario.Drop) {
 		return
 	}
+	var extra time.Duration
+	if f, ok := n.flaky[[2]int64{from, to}]; ok {
+		if w.chance(f.drop) {
+			return
+		}
+		extra = w.between(0, f.delay)
+	}
 	copies := 1
 	if w.chance(w.opt.Scenario.Duplicate) {
 		copies = 2
 	}
 	for range copies {
-		w.after(n.delay(), func() {
+		w.after(n.delay()+extra, func() {
 			if n.blocked(from, to) {
 				return
 			}

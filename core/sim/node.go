@@ -103,6 +103,7 @@ func (n *node) tracef(format string, args ...any) {
 func (n *node) restart() {
 	n.up = true
 	n.w.res.Stats.Restarts++
+	n.w.record(Event{Kind: EventRestart, Server: n.id})
 	n.rebuildFromDisk()
 	cfg := ext.ElectionConfig{Self: n.id, Seed: n.w.opt.Seed*1_000_003 + n.id*1009 + int64(n.inc), Options: n.w.opt.ElectionOptions}
 	for _, m := range n.w.nodes {
@@ -206,6 +207,7 @@ func (n *node) scheduleThaw() {
 
 func (n *node) startLooking() {
 	n.serving = false
+	n.w.record(Event{Kind: EventLooking, Server: n.id})
 	out := n.elect.Start(n.w.now, ext.RoundStart{LastZxid: n.tree.LastZxid(), CurrentEpoch: n.current, LastVote: n.vote})
 	n.doElection(out)
 }
@@ -234,6 +236,7 @@ func (n *node) doElection(out ext.ElectionOutput) {
 	n.scheduleElection(out.WakeAt)
 	if d := out.Decided; d != nil && n.leader == nil && n.learner == nil {
 		n.tracef("election: %s, leader %d (zxid %#x, epoch %d)", d.State, d.Vote.Leader, d.Vote.Zxid, d.Vote.PeerEpoch)
+		n.w.record(Event{Kind: EventDecided, Server: n.id, State: d.State, Leader: d.Vote.Leader})
 		n.startRole(d)
 	}
 }
@@ -319,6 +322,7 @@ func (n *node) startRole(d *ext.Decision) {
 func (n *node) endRole() {
 	if n.leader != nil && n.serving {
 		n.w.leaderChanged(-1)
+		n.w.record(Event{Kind: EventStopped, Server: n.id, Epoch: n.epoch})
 	}
 	n.leader, n.learner = nil, nil
 	n.roleGen++
@@ -442,6 +446,10 @@ func (n *node) act(a zab.Action) {
 			}
 			n.w.chk.leader(a.Epoch, n.id)
 			n.w.leaderChanged(+1)
+			n.w.record(Event{Kind: EventServing, Server: n.id, Epoch: a.Epoch})
+			for _, fn := range n.w.onServing {
+				fn(n.id, a.Epoch)
+			}
 			if n.w.opt.Scenario.QuorumCrash && !n.w.quorumCrashed && !n.w.healed {
 				n.w.quorumCrashed = true
 				n.w.after(time.Millisecond, func() {
@@ -591,8 +599,10 @@ func (n *node) crash(restart bool) {
 	}
 	n.tracef("CRASH")
 	n.w.res.Stats.Crashes++
+	n.w.record(Event{Kind: EventCrash, Server: n.id})
 	if n.leader != nil && n.serving {
 		n.w.leaderChanged(-1)
+		n.w.record(Event{Kind: EventStopped, Server: n.id, Epoch: n.epoch})
 	}
 	n.up = false
 	n.inc++

@@ -45,8 +45,17 @@ type Options struct {
 	// Keys the number of znodes they write and read (default 3).
 	Clients int
 	Keys    int
+	// ClientThink, if set, is the pause between one client worker's ops
+	// (drawn from [ClientThink, 2×ClientThink]) instead of 1–30 ms: a
+	// lighter load for runs that measure elections, not throughput.
+	ClientThink time.Duration
 	// Trace records a readable trace in Result.Trace.
 	Trace bool
+	// Events records a timeline in Result.Events (see Event).
+	Events bool
+	// Script, if set, is called once the servers have booted, to schedule
+	// faults of its own through a Control (in addition to Scenario's).
+	Script func(*Control)
 	// MaxEvents bounds the run (default 2,000,000 events).
 	MaxEvents int
 }
@@ -93,6 +102,7 @@ type Result struct {
 	Converged bool
 	Stats     Stats
 	Trace     []string
+	Events    []Event // with Options.Events
 }
 
 // Stats counts what happened.
@@ -171,6 +181,8 @@ type world struct {
 	servingCount  int
 	lastChange    time.Duration
 	quorumCrashed bool
+
+	onServing []func(leader, epoch int64) // Control.OnServing
 }
 
 func (w *world) at(t time.Duration, fn func()) {
@@ -216,6 +228,9 @@ func Run(opt Options) Result {
 	}
 	w.load.start()
 	w.opt.Scenario.schedule(w)
+	if opt.Script != nil {
+		opt.Script(&Control{w: w})
+	}
 	w.at(opt.Duration, w.heal)
 	end := opt.Duration + opt.Settle
 	for w.events.Len() > 0 && w.res.Stats.Events < opt.MaxEvents {
@@ -240,6 +255,7 @@ func (w *world) heal() {
 	}
 	w.healed = true
 	w.net.healAll()
+	clear(w.net.flaky)
 	for _, n := range w.nodes {
 		if !n.up {
 			n.restart()

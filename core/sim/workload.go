@@ -95,7 +95,11 @@ func (l *workload) done(op *clientOp) {
 	op.ret = w.now
 	op.acked = true
 	w.res.Stats.OpsAcked++
-	w.after(w.between(time.Millisecond, 30*time.Millisecond), func() { l.next(op.worker, op.client) })
+	pause := w.between(time.Millisecond, 30*time.Millisecond)
+	if t := w.opt.ClientThink; t > 0 {
+		pause = w.between(t, 2*t)
+	}
+	w.after(pause, func() { l.next(op.worker, op.client) })
 }
 
 // unknown ends an op whose outcome the client cannot know (connection
