@@ -10,7 +10,7 @@ import (
 	"github.com/zabkit/zabkit/transports/tcp"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func quiet() *slog.Logger { return nettest.Logger() }
 
 func env(t *testing.T) transporttest.Env {
 	return transporttest.Env{

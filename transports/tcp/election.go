@@ -107,7 +107,7 @@ func (t *Transport) dialElection(ctx context.Context, p ext.PeerAddr, keep bool)
 
 // acceptElection runs the receiver's rules of QuorumCnxManager on an
 // accepted connection.
-func (t *Transport) acceptElection(c net.Conn) {
+func (t *Transport) acceptElection(c net.Conn, order uint64) {
 	c.SetReadDeadline(time.Now().Add(t.opts.ConnectTimeout))
 	br := bufio.NewReaderSize(c, ioBuffer)
 	sid, addr, err := readHandshake(br)
@@ -131,9 +131,9 @@ func (t *Transport) acceptElection(c net.Conn) {
 		// Only a connection dialled by the larger sid survives: hang up
 		// and dial back.
 		c.Close()
-		t.elec.Ensure(sid)
+		t.elec.Redial(sid, nil)
 	default:
-		t.elec.Install(sid, newElecConn(c, br))
+		t.elec.Install(sid, newElecConn(c, br), order)
 	}
 }
 

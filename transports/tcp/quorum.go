@@ -19,6 +19,10 @@ import (
 type qlink struct {
 	q    *link.Queue
 	turn *link.Turn
+	// order ranks links by age (pair.Manager.NextOrder): concurrent
+	// greetings may be read out of order, and an older connection must
+	// not replace a newer one.
+	order uint64
 	// ctx ends when the link is closed; it also cancels a dial.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -27,9 +31,9 @@ type qlink struct {
 	c  net.Conn // nil while dialling
 }
 
-func (t *Transport) newQlink(c net.Conn) *qlink {
+func (t *Transport) newQlink(c net.Conn, order uint64) *qlink {
 	ctx, cancel := context.WithCancel(t.ctx)
-	return &qlink{q: link.NewQueue(t.opts.SendQueue, t.opts.SendQueueBytes), ctx: ctx, cancel: cancel, c: c}
+	return &qlink{q: link.NewQueue(t.opts.SendQueue, t.opts.SendQueueBytes), order: order, ctx: ctx, cancel: cancel, c: c}
 }
 
 func (l *qlink) close() {
@@ -72,7 +76,7 @@ func (t *Transport) installLocked(p *peer, l *qlink) (old *qlink) {
 // FOLLOWERINFO or OBSERVERINFO first). A learner always opens a fresh
 // connection, as ZooKeeper's Learner.connectToLeader does.
 func (t *Transport) openLearnerLocked(p *peer, msgs [][]byte) (old *qlink) {
-	l := t.newQlink(nil)
+	l := t.newQlink(nil, t.elec.NextOrder())
 	l.q.Push(msgs...) // an empty queue takes any batch
 	old = t.installLocked(p, l)
 	go t.runLearner(p, p.addr.QuorumAddr, l)
@@ -118,7 +122,7 @@ func (t *Transport) release(p *peer, l *qlink) bool {
 }
 
 // acceptQuorum reads a learner's first packet to learn who it is.
-func (t *Transport) acceptQuorum(c net.Conn) {
+func (t *Transport) acceptQuorum(c net.Conn, order uint64) {
 	c.SetReadDeadline(time.Now().Add(t.opts.ConnectTimeout))
 	br := bufio.NewReaderSize(c, ioBuffer)
 	first, err := readGreeting(br, 2*t.opts.MaxBuffer)
@@ -137,13 +141,13 @@ func (t *Transport) acceptQuorum(c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 	t.mu.Lock()
 	p := t.peers[sid]
-	if p == nil || t.closed {
+	if p == nil || t.closed || (p.ql != nil && p.ql.order > order) {
 		t.mu.Unlock()
-		t.log.Warn("quorum connection from an unknown server; closing", "peer", sid, "remote", c.RemoteAddr())
+		t.log.Warn("quorum connection from an unknown server, or superseded; closing", "peer", sid, "remote", c.RemoteAddr())
 		c.Close()
 		return
 	}
-	l := t.newQlink(c)
+	l := t.newQlink(c, order)
 	old := t.installLocked(p, l)
 	t.mu.Unlock()
 	if old != nil {

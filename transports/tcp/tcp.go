@@ -323,7 +323,7 @@ func (t *Transport) deliver(from int64, ch ext.Channel, data []byte) {
 	t.inbox.Deliver(ext.Message{From: from, Channel: ch, Data: data})
 }
 
-func (t *Transport) acceptLoop(ln net.Listener, handle func(net.Conn)) {
+func (t *Transport) acceptLoop(ln net.Listener, handle func(net.Conn, uint64)) {
 	defer t.wg.Done()
 	for {
 		c, err := ln.Accept()
@@ -342,9 +342,10 @@ func (t *Transport) acceptLoop(ln net.Listener, handle func(net.Conn)) {
 		t.pending[c] = struct{}{}
 		t.wg.Add(1)
 		t.mu.Unlock()
+		order := t.elec.NextOrder()
 		go func() {
 			defer t.wg.Done()
-			handle(c)
+			handle(c, order)
 		}()
 	}
 }

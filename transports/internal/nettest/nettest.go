@@ -7,11 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"testing"
 	"time"
 )
+
+// Logger is the transports' logger in tests: silent, unless
+// ZABKIT_TEST_LOG=debug (or info, warn) asks for their logs on stdout.
+func Logger() *slog.Logger {
+	v := os.Getenv("ZABKIT_TEST_LOG")
+	var level slog.Level
+	if v == "" || level.UnmarshalText([]byte(v)) != nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}
 
 // FreeAddr returns a loopback "host:port" that was free a moment ago.
 func FreeAddr(t testing.TB) string {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zabkit/zabkit/core/ext"
@@ -50,6 +51,8 @@ type Manager struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	order atomic.Uint64
+
 	mu     sync.Mutex
 	peers  map[int64]*state
 	closed bool
@@ -61,15 +64,23 @@ type state struct {
 	cur     *entry
 	turn    *link.Turn
 	dialing bool
+	// redial asks for a new connection as soon as the current one is gone.
+	redial bool
+	// attempts counts dials started; done is the number of the last one
+	// that finished, with its error. Wait uses them to tell its own
+	// attempts from one started before it (say, a poke to a peer that has
+	// since restarted), whose outcome says nothing.
+	attempts, done uint64
+	doneErr        error
 	// changed is closed (and replaced) whenever a connection is installed
-	// or a dial fails, for Wait.
+	// or a dial finishes, for Wait.
 	changed chan struct{}
-	dialErr error
 }
 
 type entry struct {
-	c    Conn
-	turn *link.Turn
+	c     Conn
+	order uint64
+	turn  *link.Turn
 }
 
 // New returns a manager for server self. timeout bounds each dial and
@@ -137,26 +148,25 @@ func (m *Manager) Ensure(peer int64) {
 		return
 	}
 	st.dialing = true
-	addr := st.addr
+	st.attempts++
+	n, addr := st.attempts, st.addr
+	m.log.Debug("connecting", "peer", peer, "keep", m.self > peer)
 	m.wg.Add(1)
 	m.mu.Unlock()
-	go m.dial(peer, addr)
+	go m.dial(peer, addr, n)
 }
 
-func (m *Manager) dial(peer int64, addr ext.PeerAddr) {
+func (m *Manager) dial(peer int64, addr ext.PeerAddr, attempt uint64) {
 	defer m.wg.Done()
+	order := m.NextOrder()
 	ctx, cancel := context.WithTimeout(m.ctx, m.timeout)
 	c, err := m.hooks.Dial(ctx, addr, m.self > peer)
 	cancel()
 	m.mu.Lock()
-	st := m.peers[peer]
-	if st != nil {
+	if st := m.peers[peer]; st != nil {
 		st.dialing = false
-		if err != nil {
-			st.dialErr = err
-			close(st.changed)
-			st.changed = make(chan struct{})
-		}
+		st.done, st.doneErr = attempt, err
+		st.signal()
 	}
 	m.mu.Unlock()
 	if err != nil {
@@ -164,33 +174,62 @@ func (m *Manager) dial(peer int64, addr ext.PeerAddr) {
 		return
 	}
 	if c != nil {
-		m.Install(peer, c)
+		m.Install(peer, c, order)
 	}
+}
+
+// NextOrder numbers a connection as it is accepted (or dialled), before
+// its handshake is read. Handshakes run concurrently and may finish out of
+// order; Install uses the number so that an older connection never
+// replaces a newer one from the same peer.
+func (m *Manager) NextOrder() uint64 { return m.order.Add(1) }
+
+// Redial answers a poke: the smaller peer has no connection to us, so
+// old (the connection we have; nil: whatever is current) is dead on its
+// side. Close it (ZooKeeper shuts its SendWorker down the same way) and
+// dial anew once it is gone. A newer connection than old is left alone.
+func (m *Manager) Redial(peer int64, old Conn) {
+	m.mu.Lock()
+	st := m.peers[peer]
+	if st == nil || st.cur == nil {
+		m.mu.Unlock()
+		m.Ensure(peer)
+		return
+	}
+	if old != nil && st.cur.c != old {
+		m.mu.Unlock()
+		return
+	}
+	st.redial = true
+	c := st.cur.c
+	m.mu.Unlock()
+	m.log.Debug("poked while connected; reconnecting", "peer", peer)
+	c.Close()
 }
 
 // Install makes c the connection to peer, replacing (closing) any older
 // one, and serves it on a new goroutine. The caller has checked that c
-// may survive: c was dialled by the larger sid.
-func (m *Manager) Install(peer int64, c Conn) {
+// may survive: c was dialled by the larger sid. order is c's NextOrder; a
+// connection older than the current one is closed instead.
+func (m *Manager) Install(peer int64, c Conn, order uint64) {
 	m.mu.Lock()
 	st := m.peers[peer]
-	if m.closed || st == nil {
+	if m.closed || st == nil || (st.cur != nil && st.cur.order > order) {
 		m.mu.Unlock()
 		c.Close()
 		return
 	}
 	old := st.cur
-	e := &entry{c: c, turn: st.turn.Next()}
+	e := &entry{c: c, order: order, turn: st.turn.Next()}
 	st.turn = e.turn
 	st.cur = e
-	st.dialErr = nil
-	close(st.changed)
-	st.changed = make(chan struct{})
+	st.signal()
 	m.wg.Add(1)
 	m.mu.Unlock()
 	if old != nil {
 		old.c.Close()
 	}
+	m.log.Debug("connection installed", "peer", peer, "replaced", old != nil)
 	go m.serve(peer, st, e)
 }
 
@@ -207,13 +246,18 @@ func (m *Manager) serve(peer int64, st *state, e *entry) {
 	m.hooks.Event(peer, true)
 	m.hooks.Serve(peer, e.c)
 	m.mu.Lock()
+	redial := false
 	if st.cur == e {
 		st.cur = nil
+		redial, st.redial = st.redial, false
 	}
 	closed := m.closed
 	m.mu.Unlock()
 	if !closed {
 		m.hooks.Event(peer, false)
+	}
+	if redial {
+		m.Ensure(peer)
 	}
 }
 
@@ -223,9 +267,24 @@ func (m *Manager) isCurrent(st *state, e *entry) bool {
 	return !m.closed && st.cur == e
 }
 
+// signal wakes the Waits on st; the caller holds m.mu.
+func (st *state) signal() {
+	close(st.changed)
+	st.changed = make(chan struct{})
+}
+
 // Wait returns the connection to peer, connecting if needed. It gives up
-// when ctx ends or a dial attempt fails.
+// when ctx ends or a dial it started fails. After a poke it waits for the
+// peer to dial back, poking again now and then: a peer that restarted may
+// have lost the first one.
 func (m *Manager) Wait(ctx context.Context, peer int64) (Conn, error) {
+	m.mu.Lock()
+	var start uint64
+	if st := m.peers[peer]; st != nil {
+		start = st.attempts
+	}
+	m.mu.Unlock()
+	backoff := 20 * time.Millisecond
 	for {
 		m.mu.Lock()
 		st := m.peers[peer]
@@ -240,18 +299,32 @@ func (m *Manager) Wait(ctx context.Context, peer int64) (Conn, error) {
 			c := st.cur.c
 			m.mu.Unlock()
 			return c, nil
+		case st.done > start && st.doneErr != nil:
+			err := st.doneErr
+			m.mu.Unlock()
+			return nil, err
 		}
+		poked := st.done > start && !st.dialing
 		changed := st.changed
 		m.mu.Unlock()
+		if poked {
+			select {
+			case <-changed:
+				continue
+			case <-time.After(backoff):
+				backoff = min(2*backoff, time.Second)
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-m.ctx.Done():
+				return nil, ErrClosed
+			}
+			m.mu.Lock()
+			changed = st.changed
+			m.mu.Unlock()
+		}
 		m.Ensure(peer)
 		select {
 		case <-changed:
-			m.mu.Lock()
-			err := st.dialErr
-			m.mu.Unlock()
-			if err != nil {
-				return nil, err
-			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-m.ctx.Done():

@@ -1,0 +1,31 @@
+package yamux_test
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/ext/transporttest"
+	"github.com/zabkit/zabkit/transports/internal/nettest"
+	"github.com/zabkit/zabkit/transports/yamux"
+)
+
+func quiet() *slog.Logger { return nettest.Logger() }
+
+func env(t *testing.T) transporttest.Env {
+	return transporttest.Env{
+		New: func(queue int) ext.Transport {
+			return yamux.New(yamux.Options{SendQueue: queue, Logger: quiet()})
+		},
+		Addrs: func(ids ...int64) []ext.PeerAddr {
+			out := make([]ext.PeerAddr, len(ids))
+			for i, id := range ids {
+				out[i] = ext.PeerAddr{ID: id, QuorumAddr: nettest.FreeAddr(t)}
+			}
+			return out
+		},
+		Garbage: func(p ext.PeerAddr, junk []byte) error { return nettest.Junk(p.QuorumAddr, junk) },
+	}
+}
+
+func TestConformance(t *testing.T) { transporttest.Run(t, env) }

@@ -1,0 +1,328 @@
+package yamux
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	hy "github.com/hashicorp/yamux"
+
+	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/core/proto/jute"
+	"github.com/zabkit/zabkit/transports/internal/link"
+	"github.com/zabkit/zabkit/transports/internal/pair"
+)
+
+// Stream kinds: the first bytes of every stream are one kind byte and the
+// broadcast link's id (0 for the election stream), so the acceptor can pair
+// a link's broadcast and bulk streams.
+const (
+	streamElection  byte = 1
+	streamBroadcast byte = 2
+	streamBulk      byte = 3
+	streamHeader         = 9
+)
+
+// session is one yamux session to a peer: the pair.Conn the pair manager
+// keeps. Its first stream carries ChanElection.
+type session struct {
+	ys   *hy.Session
+	elec *hy.Stream
+	br   *bufio.Reader
+	// remoteInc is the peer's incarnation, to judge its pokes.
+	remoteInc int64
+}
+
+func (s *session) Close() error { return s.ys.Close() }
+
+func writeHeader(s *hy.Stream, kind byte, id uint64) error {
+	w := jute.NewWriter(make([]byte, 0, streamHeader))
+	w.WriteByte(kind)
+	w.WriteLong(int64(id))
+	_, err := s.Write(w.Bytes())
+	return err
+}
+
+func readHeader(s *hy.Stream, timeout time.Duration) (byte, uint64, error) {
+	s.SetReadDeadline(time.Now().Add(timeout))
+	var b [streamHeader]byte
+	if _, err := io.ReadFull(s, b[:]); err != nil {
+		return 0, 0, err
+	}
+	s.SetReadDeadline(time.Time{})
+	r := jute.NewReader(b[:])
+	kind, _ := r.ReadByte()
+	return kind, uint64(r.ReadLong()), nil
+}
+
+// dial is pair.Hooks.Dial: the zabkit handshake as the dialler, then (if
+// we are the larger sid) a yamux client session and its election stream.
+func (t *Transport) dial(ctx context.Context, p ext.PeerAddr, keep bool) (pair.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", p.QuorumAddr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	h := &hello{ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Sender: t.self, Target: p.ID, Incarnation: t.incarnation}
+	var a answer
+	br := bufio.NewReaderSize(c, 512)
+	if err := writeRecord(c, h); err == nil {
+		err = readRecord(br, &a)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	switch {
+	case a.Status == statusRefused:
+		c.Close()
+		err := fmt.Errorf("%w: server %d refused us: %s", ext.ErrRefused, p.ID, a.Reason)
+		t.log.Error("handshake refused", "peer", p.ID, "err", err)
+		t.setRefused(p.ID, err)
+		return nil, err
+	case a.Sid != p.ID:
+		c.Close()
+		return nil, fmt.Errorf("%w: %s answered as server %d, want %d", errHandshake, p.QuorumAddr, a.Sid, p.ID)
+	case a.Status == statusDialBack && !keep:
+		t.setRefused(p.ID, nil)
+		c.Close()
+		return nil, nil
+	case a.Status != statusAccept || !keep:
+		c.Close()
+		return nil, fmt.Errorf("%w: status %d from server %d", errHandshake, a.Status, p.ID)
+	}
+	t.setRefused(p.ID, nil)
+	c.SetDeadline(time.Time{})
+	ys, err := hy.Client(bufferedConn{c, br}, t.ycfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	st, err := ys.OpenStream()
+	if err == nil {
+		err = writeHeader(st, streamElection, 0)
+	}
+	if err != nil {
+		ys.Close()
+		return nil, err
+	}
+	return &session{ys: ys, elec: st, br: bufio.NewReaderSize(st, ioBuffer), remoteInc: a.Incarnation}, nil
+}
+
+// bufferedConn hands yamux the bytes the handshake reader may already have
+// buffered past the answer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				t.log.Warn("accept failed", "err", err)
+			}
+			return
+		}
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			c.Close()
+			return
+		}
+		t.pending[c] = struct{}{}
+		t.wg.Add(1)
+		t.mu.Unlock()
+		order := t.sessions.NextOrder()
+		go func() {
+			defer t.wg.Done()
+			t.accept(c, order)
+		}()
+	}
+}
+
+// accept runs the acceptor's side of the handshake.
+func (t *Transport) accept(c net.Conn, order uint64) {
+	defer func() {
+		t.mu.Lock()
+		delete(t.pending, c)
+		t.mu.Unlock()
+	}()
+	c.SetDeadline(time.Now().Add(t.opts.ConnectTimeout))
+	br := bufio.NewReaderSize(c, 512)
+	var h hello
+	if err := readRecord(br, &h); err != nil {
+		t.log.Warn("not a zabkit handshake; closing", "remote", c.RemoteAddr(), "err", err)
+		c.Close()
+		return
+	}
+	a := answer{Status: statusAccept, Sid: t.self, ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Incarnation: t.incarnation}
+	known := h.Sender != t.self && t.sessions.Known(h.Sender)
+	switch {
+	case h.Target != t.self:
+		a.Status, a.Reason = statusRefused, fmt.Sprintf("this is server %d, not %d", t.self, h.Target)
+	case !known:
+		a.Status, a.Reason = statusRefused, fmt.Sprintf("server %d is not a member here", h.Sender)
+	default:
+		if why := mismatch(t.version, h.ProtocolVersion, t.alg, h.ElectionAlgorithm); why != "" {
+			a.Status, a.Reason = statusRefused, why
+		} else if h.Sender < t.self {
+			a.Status = statusDialBack
+		}
+	}
+	if err := writeRecord(c, &a); err != nil {
+		c.Close()
+		return
+	}
+	switch a.Status {
+	case statusRefused:
+		err := fmt.Errorf("%w: server %d: %s", ext.ErrRefused, h.Sender, a.Reason)
+		t.log.Error("refusing a peer", "peer", h.Sender, "remote", c.RemoteAddr(), "err", err)
+		if known {
+			t.setRefused(h.Sender, err)
+		}
+		c.Close()
+		return
+	case statusDialBack:
+		t.setRefused(h.Sender, nil)
+		c.Close()
+		t.poked(h)
+		return
+	}
+	t.setRefused(h.Sender, nil)
+	ys, err := hy.Server(bufferedConn{c, br}, t.ycfg)
+	if err != nil {
+		c.Close()
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, t.opts.ConnectTimeout)
+	st, err := ys.AcceptStreamWithContext(ctx)
+	cancel()
+	var kind byte
+	if err == nil {
+		kind, _, err = readHeader(st, t.opts.ConnectTimeout)
+	}
+	if err != nil || kind != streamElection {
+		t.log.Warn("session without an election stream; closing", "peer", h.Sender, "err", err)
+		ys.Close()
+		return
+	}
+	c.SetDeadline(time.Time{})
+	if t.isClosed() {
+		ys.Close()
+		return
+	}
+	t.sessions.Install(h.Sender, &session{ys: ys, elec: st, br: bufio.NewReaderSize(st, ioBuffer)}, order)
+}
+
+// poked answers a poke from a smaller peer that had no session to us. A
+// poke from a restarted peer means our session to it is dead: replace it.
+// Otherwise the poke may have crossed the session we just opened, which
+// must not be torn down (it may already carry a ZAB link): ask the session
+// itself with a ping, and replace it only if that fails.
+func (t *Transport) poked(h hello) {
+	c := t.sessions.Current(h.Sender)
+	if c == nil {
+		t.sessions.Ensure(h.Sender)
+		return
+	}
+	s := c.(*session)
+	if s.remoteInc != h.Incarnation {
+		t.sessions.Redial(h.Sender, c)
+		return
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		if _, err := s.ys.Ping(); err != nil {
+			t.log.Debug("session failed a ping after a poke; reconnecting", "peer", h.Sender, "err", err)
+			t.sessions.Redial(h.Sender, c)
+		}
+	}()
+}
+
+// serveSession is pair.Hooks.Serve: the election stream's writer and
+// reader, and the loop accepting the peer's broadcast and bulk streams.
+func (t *Transport) serveSession(sid int64, pc pair.Conn) {
+	s := pc.(*session)
+	t.mu.Lock()
+	var q *link.Queue
+	if p := t.peers[sid]; p != nil {
+		q = p.vote
+	}
+	t.mu.Unlock()
+	if q == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := link.Pump(bufio.NewWriterSize(s.elec, ioBuffer), q, true, true, s.ys.CloseChan()); err != nil {
+			t.log.Debug("election write failed", "peer", sid, "err", err)
+		}
+		s.ys.Close()
+	}()
+	go func() {
+		defer wg.Done()
+		t.acceptStreams(sid, s)
+	}()
+	for {
+		m, err := link.ReadFrame(s.br, link.ElectionFrameMax)
+		if err != nil {
+			if !isClosedErr(err) {
+				t.log.Warn("session dropped", "peer", sid, "err", err)
+			}
+			break
+		}
+		t.deliver(sid, ext.ChanElection, m)
+	}
+	s.ys.Close()
+	wg.Wait()
+}
+
+// acceptStreams takes the broadcast and bulk streams the peer opens as a
+// learner.
+func (t *Transport) acceptStreams(sid int64, s *session) {
+	for {
+		st, err := s.ys.AcceptStream()
+		if err != nil {
+			return
+		}
+		kind, id, err := readHeader(st, t.opts.ConnectTimeout)
+		if err != nil {
+			st.Close()
+			continue
+		}
+		switch kind {
+		case streamBroadcast:
+			t.acceptLink(sid, s, id, st)
+		case streamBulk:
+			if !t.attachBulk(sid, s, id, st) {
+				st.Close()
+			}
+		default:
+			t.log.Warn("unknown stream kind; closing the session", "peer", sid, "kind", kind)
+			s.ys.Close()
+			return
+		}
+	}
+}
