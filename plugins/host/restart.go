@@ -22,8 +22,8 @@ func (s *Store) Restart(ctx context.Context) error {
 	s.mu.Lock()
 	old, stop := s.sess, s.stopHealth
 	s.sess, s.stopHealth = nil, nil
-	var cause error
-	if old != nil {
+	cause := s.cause
+	if old != nil && old.err() != nil {
 		cause = old.err()
 	}
 	s.mu.Unlock()
@@ -55,6 +55,9 @@ func (s *Store) Restart(ctx context.Context) error {
 		}
 		s.log.Error("store plugin did not come back", "attempt", n, "err", err)
 		cause = err
+		s.mu.Lock()
+		s.cause = err
+		s.mu.Unlock()
 	}
 }
 

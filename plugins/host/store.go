@@ -35,9 +35,9 @@ type StoreConfig struct {
 	// HealthInterval is how often the plugin is pinged (500ms);
 	// HealthTimeout bounds one ping (2s).
 	HealthInterval, HealthTimeout time.Duration
-	// Restart budget: at most Restarts restarts (5) within RestartWindow
-	// (10m), waiting BackoffMin (200ms) doubling up to BackoffMax (10s)
-	// before each.
+	// Restart budget: at most Restarts restarts (5; negative: none)
+	// within RestartWindow (10m), waiting BackoffMin (200ms) doubling up
+	// to BackoffMax (10s) before each.
 	Restarts               int
 	RestartWindow          time.Duration
 	BackoffMin, BackoffMax time.Duration
@@ -87,6 +87,7 @@ type Store struct {
 	closed     bool
 	id         identity
 	restarts   []time.Time // within the window
+	cause      error       // why the last session failed
 	stopHealth context.CancelFunc
 
 	// last known bounds, for LastZxid/FirstZxid when the plugin is gone.
@@ -405,6 +406,9 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.sess, s.stopHealth = nil, nil
+	if sess != nil && sess.err() != nil {
+		s.cause = sess.err()
+	}
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
