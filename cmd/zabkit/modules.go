@@ -7,6 +7,7 @@ import (
 
 	"github.com/zabkit/zabkit/core/registry"
 	"github.com/zabkit/zabkit/election/fle"
+	"github.com/zabkit/zabkit/plugins/host"
 	"github.com/zabkit/zabkit/stores/file"
 	"github.com/zabkit/zabkit/stores/mem"
 	"github.com/zabkit/zabkit/stores/pebble"
@@ -25,6 +26,11 @@ func init() {
 		ID:  "store.pebble",
 		Doc: "Pebble LSM holding the txn log and metadata, snapshots as files beside it (not readable by ZooKeeper)",
 		New: func() any { return &pebbleStore{} },
+	})
+	registry.Register(registry.Module{
+		ID:  "store.external",
+		Doc: "a store served by a plugin binary over gRPC (option plugin; restarted within a budget if it dies; docs/plugins.md)",
+		New: func() any { return &host.StoreModule{} },
 	})
 	registry.Register(registry.Module{
 		ID:  "store.mem",
