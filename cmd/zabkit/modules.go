@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -11,7 +12,9 @@ import (
 	"github.com/zabkit/zabkit/stores/file"
 	"github.com/zabkit/zabkit/stores/mem"
 	"github.com/zabkit/zabkit/stores/pebble"
+	memtransport "github.com/zabkit/zabkit/transports/mem"
 	"github.com/zabkit/zabkit/transports/tcp"
+	"github.com/zabkit/zabkit/transports/yamux"
 )
 
 // The built-in modules. cmd/ is the only place that knows implementations;
@@ -41,6 +44,16 @@ func init() {
 		ID:  "transport.tcp",
 		Doc: "ZooKeeper 3.8's own election and quorum (learner) wire protocol over TCP; can talk to Java peers",
 		New: func() any { return &tcpTransport{} },
+	})
+	registry.Register(registry.Module{
+		ID:  "transport.yamux",
+		Doc: "zabkit's own framing: one TCP connection per peer pair multiplexed with yamux (election, broadcast, bulk streams); not for Java peers",
+		New: func() any { return &yamuxTransport{} },
+	})
+	registry.Register(registry.Module{
+		ID:  "transport.mem",
+		Doc: "in-process network for tests: servers in one process reach each other by id (option network)",
+		New: func() any { return &memTransport{Network: "default"} },
 	})
 	registry.Register(registry.Module{
 		ID:  "election.fle",
@@ -162,11 +175,69 @@ type tcpTransport struct {
 
 func (t *tcpTransport) Provision(ctx registry.Context) error {
 	t.Transport = tcp.New(tcp.Options{
-		ConnectTimeout: t.ConnectTimeout,
+		ConnectTimeout: cnxTimeout(t.ConnectTimeout, ctx),
 		SendQueue:      t.SendQueue,
 		SendQueueBytes: t.SendQueueBytes,
 		MaxBuffer:      ctx.Config.JuteMaxBuffer,
 		Logger:         ctx.Logger,
 	})
+	return nil
+}
+
+// cnxTimeout is a transport's connectTimeout, defaulting to the server's
+// zookeeper.cnxTimeout.
+func cnxTimeout(d time.Duration, ctx registry.Context) time.Duration {
+	if d <= 0 && ctx.Config != nil {
+		d = time.Duration(ctx.Config.CnxTimeoutMs) * time.Millisecond
+	}
+	return d
+}
+
+// yamuxTransport is transport.yamux's options (defaults and trade-offs in
+// transports/yamux and configs/README.md).
+type yamuxTransport struct {
+	ConnectTimeout         time.Duration `json:"connectTimeout"`
+	SendQueue              int           `json:"sendQueue"`
+	SendQueueBytes         int           `json:"sendQueueBytes"`
+	KeepAliveInterval      time.Duration `json:"keepAliveInterval"`
+	ConnectionWriteTimeout time.Duration `json:"connectionWriteTimeout"`
+	StreamOpenTimeout      time.Duration `json:"streamOpenTimeout"`
+	StreamCloseTimeout     time.Duration `json:"streamCloseTimeout"`
+	MaxStreamWindow        int           `json:"maxStreamWindow"`
+
+	*yamux.Transport `json:"-"`
+}
+
+func (t *yamuxTransport) Provision(ctx registry.Context) error {
+	if t.MaxStreamWindow != 0 && t.MaxStreamWindow < yamux.DefaultMaxStreamWindow {
+		return fmt.Errorf("maxStreamWindow: %d is below yamux's minimum %d", t.MaxStreamWindow, yamux.DefaultMaxStreamWindow)
+	}
+	t.Transport = yamux.New(yamux.Options{
+		ConnectTimeout:         cnxTimeout(t.ConnectTimeout, ctx),
+		SendQueue:              t.SendQueue,
+		SendQueueBytes:         t.SendQueueBytes,
+		MaxBuffer:              ctx.Config.JuteMaxBuffer,
+		KeepAliveInterval:      t.KeepAliveInterval,
+		ConnectionWriteTimeout: t.ConnectionWriteTimeout,
+		StreamOpenTimeout:      t.StreamOpenTimeout,
+		StreamCloseTimeout:     t.StreamCloseTimeout,
+		MaxStreamWindow:        t.MaxStreamWindow,
+		Logger:                 ctx.Logger,
+	})
+	return nil
+}
+
+// memTransport is transport.mem's options.
+type memTransport struct {
+	// Network names the in-process network to attach to; servers in one
+	// process on the same network reach each other by id.
+	Network   string `json:"network"`
+	SendQueue int    `json:"sendQueue"`
+
+	*memtransport.Transport `json:"-"`
+}
+
+func (t *memTransport) Provision(registry.Context) error {
+	t.Transport = memtransport.Shared(t.Network).NewTransport(memtransport.Options{SendQueue: t.SendQueue})
 	return nil
 }
