@@ -16,6 +16,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // TestMain lets this test binary serve as the kit's crash child.
 func TestMain(m *testing.M) {
 	storetest.CrashMain(crashOpen)
+	upgradeChildMain()
 	os.Exit(m.Run())
 }
 

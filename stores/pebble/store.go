@@ -24,7 +24,7 @@ import (
 
 // FormatName names this store's layout (see the package doc). It is stored
 // in the database and reported as Capabilities().Format.
-const FormatName = "pebble-v1"
+const FormatName = "pebble-v2"
 
 // Errors specific to this store; compare with errors.Is.
 var (
@@ -206,7 +206,7 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	last, err := s.findLast(nil)
+	last, err := s.findLast()
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -239,17 +239,21 @@ func (s *Store) pebbleOptions() *pebble.Options {
 	return po
 }
 
-// checkFormat accepts a database holding FormatName and stamps an empty
-// one with it.
+// checkFormat accepts a database holding FormatName, finishing an
+// upgrade from pebble-v1 if one is due (upgrade.go), and stamps an empty
+// database with it.
 func (s *Store) checkFormat() error {
 	v, closer, err := s.db.Get(keyFormat)
 	if err == nil {
 		got := string(v)
 		closer.Close()
-		if got != FormatName {
-			return fmt.Errorf("%w: %s holds format %q; this build reads %q", ErrFormat, s.opts.Dir, got, FormatName)
+		switch got {
+		case FormatName:
+			return s.resumeUpgrade()
+		case formatV1:
+			return s.upgradeV1(0)
 		}
-		return nil
+		return fmt.Errorf("%w: %s holds format %q; this build reads %q (and upgrades %q)", ErrFormat, s.opts.Dir, got, FormatName, formatV1)
 	}
 	if !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("store.pebble: read format: %w", err)
@@ -271,15 +275,43 @@ func (s *Store) checkFormat() error {
 	return nil
 }
 
-// findLast returns the zxid of the last log entry below the key upper
-// (nil: the end of the log), or 0 if there is none.
-func (s *Store) findLast(upper []byte) (int64, error) {
+// logIter iterates over the log records; upper bounds it (nil: the end
+// of the log).
+func (s *Store) logIter(ctx context.Context, upper []byte) (*pebble.Iterator, error) {
 	if upper == nil {
 		upper = logEnd
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(logPrefix), UpperBound: upper})
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte(logPrefix), UpperBound: upper})
 	if err != nil {
-		return 0, fmt.Errorf("store.pebble: %w", err)
+		return nil, fmt.Errorf("store.pebble: %w", err)
+	}
+	return it, nil
+}
+
+// seekRecord positions it at the record holding zxid: the last one that
+// starts at or below it (its entries may all be below zxid if the log
+// skips to the next record). It is false if every record starts above
+// zxid.
+func seekRecord(it *pebble.Iterator, zxid int64) bool {
+	return zxid >= 0 && zxid < math.MaxInt64 && it.SeekLT(appendLogKey(nil, zxid+1))
+}
+
+// currentRecord opens the record it is at. Its entries alias it: they
+// are valid until it moves.
+func currentRecord(it *pebble.Iterator) (record, error) {
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return record{}, fmt.Errorf("store.pebble: read log record %q: %w", it.Key(), err)
+	}
+	return openRecord(it.Key(), v)
+}
+
+// findLast returns the zxid of the last log entry, or 0 if there is none.
+// It reads only the last record's header.
+func (s *Store) findLast() (int64, error) {
+	it, err := s.logIter(context.Background(), nil)
+	if err != nil {
+		return 0, err
 	}
 	defer it.Close()
 	if !it.Last() {
@@ -288,7 +320,8 @@ func (s *Store) findLast(upper []byte) (int64, error) {
 		}
 		return 0, nil
 	}
-	return keyZxid(it.Key())
+	r, err := currentRecord(it)
+	return r.last, err
 }
 
 // enter registers a caller that uses the database; leave must follow.
@@ -319,14 +352,15 @@ func (s *Store) Capabilities() ext.StoreCapabilities {
 // LastZxid implements ext.Store.
 func (s *Store) LastZxid() int64 { return s.lastZxid.Load() }
 
-// FirstZxid implements ext.Store with one forward seek: a purge's range
-// deletion makes this cheap however many entries it covered.
+// FirstZxid implements ext.Store with one forward seek: the first
+// record's key is its first zxid, and a purge's range deletion makes the
+// seek cheap however many records it covered.
 func (s *Store) FirstZxid() int64 {
 	if s.enter() != nil {
 		return 0
 	}
 	defer s.leave()
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(logPrefix), UpperBound: logEnd})
+	it, err := s.logIter(context.Background(), nil)
 	if err != nil {
 		return 0
 	}
@@ -371,7 +405,28 @@ func commit(b *pebble.Batch, opts *pebble.WriteOptions) (err error) {
 	return b.Commit(opts)
 }
 
-// Append implements ext.Store: one Pebble batch, one commit, one WAL sync.
+// putRecords adds the records holding entries to b: one, unless they
+// exceed maxRecordBytes. key is scratch space for the keys, returned for
+// reuse. Each value is encoded straight into the batch.
+func putRecords(b *pebble.Batch, key []byte, entries []ext.Entry) ([]byte, error) {
+	for len(entries) > 0 {
+		n, size := nextRecord(entries)
+		key = appendLogKey(key[:0], entries[0].Zxid)
+		op := b.SetDeferred(len(key), size)
+		copy(op.Key, key)
+		if v := appendRecord(op.Value[:0], entries[:n]); len(v) != size || &v[0] != &op.Value[0] {
+			return key, fmt.Errorf("store.pebble: record %#x encoded to %d bytes, sized %d", entries[0].Zxid, len(v), size)
+		}
+		if err := op.Finish(); err != nil {
+			return key, fmt.Errorf("store.pebble: %w", err)
+		}
+		entries = entries[n:]
+	}
+	return key, nil
+}
+
+// Append implements ext.Store: one record (see record.go) in one Pebble
+// batch, one commit, one WAL sync.
 func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -395,12 +450,10 @@ func (s *Store) Append(ctx context.Context, entries []ext.Entry) error {
 		s.batch = s.db.NewBatch()
 	}
 	b := s.batch
-	for i := range entries {
-		s.key = appendLogKey(s.key[:0], entries[i].Zxid)
-		if err := b.Set(s.key, entries[i].Data, nil); err != nil {
-			b.Reset()
-			return fmt.Errorf("store.pebble: %w", err)
-		}
+	var err error
+	if s.key, err = putRecords(b, s.key, entries); err != nil {
+		b.Reset()
+		return err
 	}
 	if err := commit(b, s.logWrite); err != nil {
 		return s.fail("commit", err)
@@ -429,7 +482,8 @@ func (s *Store) RollLog() error {
 
 // ReadLog implements ext.Store. It reads a consistent view taken when it
 // starts: entries appended meanwhile are not seen, and a concurrent purge
-// or truncation does not cut the view short.
+// or truncation does not cut the view short. It starts at the record
+// holding after, skipping that record's entries up to after.
 func (s *Store) ReadLog(ctx context.Context, after int64, fn func(ext.Entry) error) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -438,35 +492,42 @@ func (s *Store) ReadLog(ctx context.Context, after int64, fn func(ext.Entry) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	lower := []byte(logPrefix)
-	switch {
-	case after == math.MaxInt64:
+	if after == math.MaxInt64 {
 		return nil
-	case after >= 0:
-		lower = appendLogKey(nil, after+1)
 	}
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: logEnd})
+	it, err := s.logIter(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store.pebble: read log: %w", err)
+		return err
 	}
 	defer it.Close()
 	n := 0
-	for ok := it.First(); ok; ok = it.Next() {
-		if n++; n&255 == 0 {
-			if err := ctx.Err(); err != nil {
+	for ok := seekRecord(it, after) || it.First(); ok; ok = it.Next() {
+		r, err := currentRecord(it)
+		if err != nil {
+			return err
+		}
+		if r.last <= after {
+			continue
+		}
+		for {
+			e, more, err := r.next()
+			if err != nil {
 				return err
 			}
-		}
-		zxid, err := keyZxid(it.Key())
-		if err != nil {
-			return err
-		}
-		data, err := it.ValueAndErr()
-		if err != nil {
-			return fmt.Errorf("store.pebble: read log entry %#x: %w", zxid, err)
-		}
-		if err := fn(ext.Entry{Zxid: zxid, Data: data}); err != nil {
-			return err
+			if !more {
+				break
+			}
+			if e.Zxid <= after {
+				continue
+			}
+			if n++; n&255 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -475,7 +536,10 @@ func (s *Store) ReadLog(ctx context.Context, after int64, fn func(ext.Entry) err
 	return nil
 }
 
-// TruncateAfter implements ext.Store with one synced range deletion.
+// TruncateAfter implements ext.Store with one synced batch: a range
+// deletion of the records that start above zxid and, if the record
+// holding zxid reaches past it, that record rewritten without its
+// entries above zxid.
 func (s *Store) TruncateAfter(zxid int64) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -491,19 +555,22 @@ func (s *Store) TruncateAfter(zxid int64) error {
 	}
 	s.rangeMu.Lock()
 	defer s.rangeMu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
 	from := []byte(logPrefix)
 	if zxid >= 0 {
 		from = appendLogKey(nil, zxid+1)
+		if err := s.cutRecord(b, zxid); err != nil {
+			return fmt.Errorf("store.pebble: truncate: %w", err)
+		}
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
 	if err := b.DeleteRange(from, logEnd, nil); err != nil {
 		return fmt.Errorf("store.pebble: truncate: %w", err)
 	}
 	if err := commit(b, pebble.Sync); err != nil {
 		return s.fail("truncate", err)
 	}
-	last, err := s.findLast(from)
+	last, err := s.findLast()
 	if err != nil {
 		return s.fail("truncate", err)
 	}
@@ -516,10 +583,42 @@ func (s *Store) TruncateAfter(zxid int64) error {
 	return nil
 }
 
-// PurgeBefore implements ext.Store with store.file's guarantees: snapshots
-// older than zxid go, every entry above zxid stays (a snapshot at zxid
-// replays from there), and so does the last entry, which LastZxid is
-// recovered from. The older entries go in one range deletion, which
+// cutRecord adds to b the record holding zxid without its entries above
+// zxid, if it has any.
+func (s *Store) cutRecord(b *pebble.Batch, zxid int64) error {
+	it, err := s.logIter(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if !seekRecord(it, zxid) {
+		return it.Error()
+	}
+	r, err := currentRecord(it)
+	if err != nil || r.last <= zxid {
+		return err
+	}
+	var keep []ext.Entry
+	for {
+		e, more, err := r.next()
+		if err != nil {
+			return err
+		}
+		if !more || e.Zxid > zxid {
+			break
+		}
+		keep = append(keep, e)
+	}
+	_, err = putRecords(b, nil, keep) // copies the entries before it moves
+	return err
+}
+
+// PurgeBefore implements ext.Store with store.file's guarantees, a record
+// at a time: snapshots older than zxid go, and the records before the
+// one holding zxid. Every entry above zxid stays (a snapshot at zxid
+// replays from there), the entry at zxid too (a follower whose last zxid
+// it is can still be sent a DIFF), and so does the last record, which
+// LastZxid is recovered from. The records go in one range deletion, which
 // Pebble reclaims by dropping whole tables, not key by key.
 func (s *Store) PurgeBefore(zxid int64) error {
 	if err := s.enter(); err != nil {
@@ -535,17 +634,22 @@ func (s *Store) PurgeBefore(zxid int64) error {
 	if bound <= 0 {
 		return nil
 	}
-	end := appendLogKey(nil, bound)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(logPrefix), UpperBound: end})
+	it, err := s.logIter(context.Background(), nil)
 	if err != nil {
 		return fmt.Errorf("store.pebble: purge: %w", err)
 	}
-	some := it.First()
+	var end []byte
+	if seekRecord(it, bound) {
+		end = bytes.Clone(it.Key())
+		if !it.Prev() {
+			end = nil // nothing before it: no tombstone for nothing
+		}
+	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("store.pebble: purge: %w", err)
 	}
-	if !some {
-		return nil // nothing below bound: no tombstone for nothing
+	if end == nil {
+		return nil
 	}
 	if err := s.db.DeleteRange([]byte(logPrefix), end, s.logWrite); err != nil {
 		return fmt.Errorf("store.pebble: purge: %w", err)

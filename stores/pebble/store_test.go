@@ -22,10 +22,14 @@ func writeRaw(t *testing.T, dir string, kv map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := db.NewBatch()
 	for k, v := range kv {
-		if err := db.Set([]byte(k), []byte(v), pdb.Sync); err != nil {
+		if err := b.Set([]byte(k), []byte(v), nil); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := b.Commit(pdb.Sync); err != nil {
+		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -89,25 +93,32 @@ func TestFirstZxidAndPurgeBound(t *testing.T) {
 	if z := s.FirstZxid(); z != 0 {
 		t.Fatalf("FirstZxid of an empty store = %#x", z)
 	}
+	// Four group commits, so four records: 1/1-5, 1/6-10, 1/11-15, 1/16-20.
 	want := storetest.Entries(10, storetest.Range(1, 1, 20)...)
-	storetest.MustAppend(t, s, want...)
-	if err := s.PurgeBefore(storetest.Zxid(1, 8)); err != nil {
-		t.Fatal(err)
+	for i := 0; i < len(want); i += 5 {
+		storetest.MustAppend(t, s, want[i:i+5]...)
 	}
-	// Only entries below the purge zxid go: the entry at it stays, so a
-	// follower whose last zxid it is can still be sent a DIFF.
-	if z := s.FirstZxid(); z != storetest.Zxid(1, 8) {
-		t.Fatalf("FirstZxid after PurgeBefore(1/8) = %#x", z)
+	// Purging goes by record: the record holding the purge zxid stays,
+	// so the entry at it does (a follower whose last zxid it is can
+	// still be sent a DIFF), and so does the rest of that record.
+	for _, c := range []struct{ purge, first int64 }{{8, 6}, {11, 11}, {11, 11}} {
+		if err := s.PurgeBefore(storetest.Zxid(1, c.purge)); err != nil {
+			t.Fatal(err)
+		}
+		if z := s.FirstZxid(); z != storetest.Zxid(1, c.first) {
+			t.Fatalf("FirstZxid after PurgeBefore(1/%d) = %#x, want 1/%d", c.purge, z, c.first)
+		}
+		storetest.CheckLog(t, s, 0, want[c.first-1:])
 	}
-	storetest.CheckLog(t, s, 0, want[7:])
-	// Purging beyond the end keeps the last entry, which LastZxid is
+	// Purging beyond the end keeps the last record, which LastZxid is
 	// recovered from.
 	if err := s.PurgeBefore(storetest.Zxid(2, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if z := s.FirstZxid(); z != storetest.Zxid(1, 20) || s.LastZxid() != storetest.Zxid(1, 20) {
-		t.Fatalf("after purging past the end FirstZxid = %#x LastZxid = %#x, want both 1/20", z, s.LastZxid())
+	if z := s.FirstZxid(); z != storetest.Zxid(1, 16) || s.LastZxid() != storetest.Zxid(1, 20) {
+		t.Fatalf("after purging past the end FirstZxid = %#x LastZxid = %#x, want 1/16 and 1/20", z, s.LastZxid())
 	}
+	storetest.CheckLog(t, s, 0, want[15:])
 	if err := s.TruncateAfter(0); err != nil {
 		t.Fatal(err)
 	}
