@@ -31,6 +31,9 @@ const (
 	exitRuntime    = 1 // failed while running (listener, recovery)
 	exitConfig     = 2 // bad configuration or arguments
 	exitStoreFault = 3 // the store failed: durability unknown, stopped acknowledging
+	// exitPluginFailed: a store plugin (store.external) kept failing past
+	// its restart budget, or came back as another database.
+	exitPluginFailed = 4
 )
 
 func serverMain(args []string) int {
@@ -83,25 +86,96 @@ func serverMain(args []string) int {
 	if !store.Capabilities().Durable {
 		log.Warn("the store is NOT durable: acknowledged writes can be lost on a crash", "module", cfg.Store.Module, "forceSync", cfg.ForceSync)
 	}
+	// A store that can be restarted (store.external: a plugin process)
+	// takes the node down with it when it fails, comes back within its
+	// restart budget, and the node recovers from it and rejoins; past the
+	// budget the server exits with exitPluginFailed.
+	rs, restartable := store.(restartableStore)
+	for {
+		code, storeFailed := runNode(ctx, res, log, ln, store, rs)
+		if !restartable || !storeFailed || ctx.Err() != nil {
+			return code
+		}
+		log.Error("the store failed: restarting it, then recovering the node from it", "module", cfg.Store.Module)
+		if err := rs.Restart(ctx); err != nil {
+			if ctx.Err() != nil {
+				return exitOK
+			}
+			log.Error("giving up: the store plugin cannot be brought back; exiting", "module", cfg.Store.Module,
+				"exit_code", exitPluginFailed, "err", err)
+			_ = store.Close()
+			return exitPluginFailed
+		}
+		if ln, err = net.Listen("tcp", cfg.ClientAddr()); err != nil {
+			log.Error("cannot listen", "addr", cfg.ClientAddr(), "err", err)
+			_ = store.Close()
+			return exitRuntime
+		}
+	}
+}
+
+// restartableStore is a store that can fail without the server exiting
+// (plugins/host.Store): Failed is closed when it fails, Restart brings it
+// back on the same database or says why it cannot.
+type restartableStore interface {
+	Failed() <-chan struct{}
+	Restart(ctx context.Context) error
+}
+
+// runNode recovers a node from store and serves until ctx ends or the node
+// stops. storeFailed says the store failed (the node stopped acknowledging
+// and left its role); a restartable store is then restarted and runNode
+// called again.
+func runNode(ctx context.Context, res *confload.Result, log *slog.Logger, ln net.Listener, store ext.Store, rs restartableStore) (code int, storeFailed bool) {
+	cfg := res.Config
+	defer ln.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	failed := func() bool {
+		if rs == nil {
+			return false
+		}
+		select {
+		case <-rs.Failed():
+			return true
+		default:
+			return false
+		}
+	}
+	if rs != nil {
+		// The node stops at once when the store fails, whether or not a
+		// write notices: a leader must not go on leading on a dead store.
+		watch := rs.Failed()
+		go func() {
+			select {
+			case <-watch:
+				cancel()
+			case <-runCtx.Done():
+			}
+		}()
+	}
 	n, err := node.Open(cfg, store, log)
 	if err != nil {
 		log.Error("cannot recover the database", "err", err)
+		if failed() {
+			return exitRuntime, true
+		}
 		_ = store.Close()
-		return exitRuntime
+		return exitRuntime, false
 	}
 	if cfg.Distributed() {
-		rctx := registry.Context{Context: ctx, Logger: log, Config: cfg}
+		rctx := registry.Context{Context: runCtx, Logger: log, Config: cfg}
 		tr, err := registry.LoadAs[ext.Transport](rctx, registry.Transport, cfg.Transport)
 		if err != nil {
 			log.Error("cannot load the quorum transport", "module", cfg.Transport.Module, "err", err)
 			_ = store.Close()
-			return exitConfig
+			return exitConfig, false
 		}
 		el, err := registry.LoadAs[ext.ElectionFactory](rctx, registry.Election, cfg.Election)
 		if err != nil {
 			log.Error("cannot load the election algorithm", "module", cfg.Election.Module, "err", err)
 			_ = store.Close()
-			return exitConfig
+			return exitConfig, false
 		}
 		n.Transport, n.Election = tr, el
 		log.Info("ensemble member", "myid", cfg.MyID, "servers", len(cfg.Servers),
@@ -121,27 +195,33 @@ func serverMain(args []string) int {
 	if err := n.Listen(); err != nil {
 		log.Error("cannot listen", "err", err)
 		_ = store.Close()
-		return exitRuntime
+		return exitRuntime, false
 	}
 	if cfg.Admin.Enabled {
 		h := admin.Handler(src, admin.WithCommandURL(cfg.Admin.CommandURL), admin.WithMetrics(m.Registry()))
+		adminDone := make(chan struct{})
+		defer func() { cancel(); <-adminDone }() // free the port before a restart binds it again
 		go func() {
-			if err := admin.ListenAndServe(ctx, cfg.AdminAddr(), h); err != nil {
+			defer close(adminDone)
+			if err := admin.ListenAndServe(runCtx, cfg.AdminAddr(), h); err != nil {
 				log.Error("admin server not available", "addr", cfg.AdminAddr(), "err", err)
 			}
 		}()
 	}
 	log.Info("zabkit starting", "version", admin.Version(), "client", n.Server().Addr().String(),
 		"store", cfg.Store.Module, "dataDir", cfg.DataDir, "config", res.Format+" "+res.File)
-	if err := n.Run(ctx); err != nil {
+	if err := n.Run(runCtx); err != nil {
 		log.Error("server stopped", "err", err)
 		if errors.Is(err, node.ErrStoreFailure) {
-			return exitStoreFault
+			return exitStoreFault, true
 		}
-		return exitRuntime
+		return exitRuntime, failed()
+	}
+	if failed() {
+		return exitStoreFault, true
 	}
 	log.Info("server stopped")
-	return exitOK
+	return exitOK, false
 }
 
 func newLogger(c config.Log) *slog.Logger {
