@@ -43,7 +43,7 @@ func newSession(proc *launched, rpc pb.StoreClient, log *slog.Logger) *session {
 func (s *session) fail(cause error) {
 	s.once.Do(func() {
 		s.cause = cause
-		s.log.Error("store plugin failed; no further writes until it is restarted", "pid", s.proc.pid(), "err", cause)
+		s.log.Error("store plugin failed; no further writes until it is restarted", "err", cause)
 		close(s.failed)
 		s.cancel()
 		s.proc.kill()

@@ -43,8 +43,9 @@ import (
 // children it starts (RunCrash's crash child), so they do not build again.
 const BinaryEnv = "ZABKIT_SDKTEST_PLUGIN"
 
-// Build compiles the main package in dir (`go build`) into a temporary
-// directory and returns the binary's path and a cleanup function. In a
+// Build compiles the main package in dir (`go build`, in dir's own
+// module) into a temporary directory, naming the binary after dir, and
+// returns the binary's path and a cleanup function. In a
 // child whose parent already built it, it returns the parent's binary and
 // a cleanup that does nothing.
 func Build(dir string) (string, func(), error) {
@@ -53,12 +54,16 @@ func Build(dir string) (string, func(), error) {
 			return bin, func() {}, nil
 		}
 	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, err
+	}
 	tmp, err := os.MkdirTemp("", "zabkit-plugin-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
-	bin := filepath.Join(tmp, "plugin")
+	bin := filepath.Join(tmp, filepath.Base(abs)) // the name the host labels its log with
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
