@@ -302,4 +302,3 @@ func TestRestartBudgetExhaustedExits(t *testing.T) {
 		t.Errorf("plugin %d outlived its server", second)
 	}
 }
-
