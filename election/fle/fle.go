@@ -183,6 +183,16 @@ func (e *Election) SetFinalizeWait(d time.Duration) {
 	}
 }
 
+// SetMinNotificationInterval changes the first re-send interval of the
+// rounds that start from now on (each Start restarts the doubling from
+// it). Variants that tune it at run time call it; d <= 0 or above
+// MaxNotificationInterval is ignored.
+func (e *Election) SetMinNotificationInterval(d time.Duration) {
+	if d > 0 && d <= e.opts.MaxNotificationInterval {
+		e.opts.MinNotificationInterval = d
+	}
+}
+
 // State is the current role and vote (the proposal while looking).
 func (e *Election) State() (ext.PeerState, ext.Vote) { return e.state, e.vote() }
 

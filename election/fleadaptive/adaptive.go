@@ -21,8 +21,17 @@
 // messages, so a pair may have no sample of its own; each envelope also
 // carries the sender's estimate for the pair, used until there is one.
 // The wait is the largest peer's estimate, clamped to [minFinalizeWait,
-// maxFinalizeWait], and maxFinalizeWait while no peer has one. The algorithm itself is FLE's, unchanged: the instance
-// wraps an fle.Election and only sets its wait before each message.
+// maxFinalizeWait], and maxFinalizeWait while no peer has one.
+//
+// With adaptiveResend (the default) the same value, capped at
+// minNotificationInterval, is also the first re-send interval of each
+// round. A server's first notifications can reach peers that have not yet
+// noticed that the leader is gone; those answer but do not count them as
+// votes, and FLE re-sends only after that interval of silence, which
+// otherwise adds 200 ms to many elections.
+//
+// The algorithm itself is FLE's, unchanged: the instance wraps an
+// fle.Election and only sets its timers before each call.
 //
 // The envelope makes the variant's messages unreadable to FLE and the
 // other way round (ext.ErrBadNotification), so the two never mix in one
@@ -45,6 +54,7 @@ const maxSample = time.Minute
 type inner interface {
 	ext.Election
 	SetFinalizeWait(time.Duration)
+	SetMinNotificationInterval(time.Duration)
 }
 
 // peerClock is what one peer's messages taught about it.
@@ -101,9 +111,14 @@ func newElection(opts Options, cfg ext.ElectionConfig) (*Election, error) {
 	return e, nil
 }
 
-// Start begins a round as FLE does.
+// Start begins a round as FLE does, with the adaptive wait (and, with
+// AdaptiveResend, the adaptive first re-send interval).
 func (e *Election) Start(now time.Duration, r ext.RoundStart) ext.ElectionOutput {
-	e.fle.SetFinalizeWait(e.FinalizeWait())
+	w := e.FinalizeWait()
+	e.fle.SetFinalizeWait(w)
+	if e.opts.AdaptiveResend {
+		e.fle.SetMinNotificationInterval(min(w, e.opts.MinNotificationInterval))
+	}
 	return e.wrap(now, e.fle.Start(now, r))
 }
 

@@ -30,6 +30,12 @@ type Options struct {
 	// the cap of its doubling.
 	MinNotificationInterval time.Duration `json:"minNotificationInterval"`
 	MaxNotificationInterval time.Duration `json:"maxNotificationInterval"`
+	// AdaptiveResend makes the first re-send interval of a round the
+	// adaptive wait too (at most MinNotificationInterval). Default on: a
+	// server's first notifications may reach peers that have not yet
+	// noticed the leader is gone, which answer but do not count them as
+	// votes, and FLE re-sends only after the silent interval.
+	AdaptiveResend bool `json:"adaptiveResend"`
 }
 
 // DefaultOptions is the module's constructor: the registry decodes
@@ -41,6 +47,7 @@ func DefaultOptions() *Options {
 		MaxFinalizeWait:         d.FinalizeWait,
 		MinNotificationInterval: d.MinNotificationInterval,
 		MaxNotificationInterval: d.MaxNotificationInterval,
+		AdaptiveResend:          true,
 	}
 }
 
