@@ -177,6 +177,13 @@ func (c *Control) FlakyLink(a, b int64, drop float64, extraDelay time.Duration) 
 	c.w.net.flaky[[2]int64{b, a}] = f
 }
 
+// Stop ends the run after the current event, without healing or
+// settling: a Script that has measured what it came for saves the rest.
+// The safety checkers still run on what happened; Result.Converged then
+// only says whether one leader served with every replica caught up at
+// that moment.
+func (c *Control) Stop() { c.w.stopped = true }
+
 // Mark notes something in the timeline (EventMark) and the trace.
 func (c *Control) Mark(note string) {
 	c.w.tracef("script: %s", note)

@@ -183,6 +183,7 @@ type world struct {
 	quorumCrashed bool
 
 	onServing []func(leader, epoch int64) // Control.OnServing
+	stopped   bool                        // Control.Stop
 }
 
 func (w *world) at(t time.Duration, fn func()) {
@@ -233,7 +234,7 @@ func Run(opt Options) Result {
 	}
 	w.at(opt.Duration, w.heal)
 	end := opt.Duration + opt.Settle
-	for w.events.Len() > 0 && w.res.Stats.Events < opt.MaxEvents {
+	for w.events.Len() > 0 && w.res.Stats.Events < opt.MaxEvents && !w.stopped {
 		e := heap.Pop(&w.events).(*event)
 		if e.at > end {
 			break
