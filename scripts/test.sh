@@ -35,13 +35,17 @@ if go list -deps ./core/... | grep -E 'zabkit/(stores|transports|election|plugin
 fi
 
 # Packages that own goroutines run under the race detector.
-race_pkgs=$(go list ./core/... ./stores/... ./transports/... ./election/... ./cmd/... ./internal/...)
+race_pkgs=$(go list ./core/... ./stores/... ./transports/... ./election/... ./plugins/... ./cmd/... ./internal/...)
 if [ "${1:-}" = quick ]; then
   go test -race -count=1 $race_pkgs
   exit 0
 fi
 echo "== unit and integration tests (race detector)"
 go test -race -count=1 -timeout 20m $race_pkgs
+echo "== example plugins (own modules): conformance kits in and out of process"
+for mod in plugins/examples/*/; do
+  (cd "$mod" && go vet ./... && go test -race -count=1 -timeout 10m ./...)
+done
 echo "== end-to-end tests: real clients, Apache ZooKeeper differential"
 go test -count=1 -timeout 25m ./tests/...
 echo "== end-to-end again on store.pebble: differential, go-zookeeper, kazoo, kill -9 restart"
