@@ -35,6 +35,9 @@
 // FailoverMethod for how); -compare DIR prints the side-by-side table of a
 // directory of reports (scripts/bench-vs-zookeeper.sh lays it out).
 //
+// `zabkit bench election` is another tool: A/B runs of election
+// algorithms on the deterministic simulator (package benchelection).
+//
 // JSON output (-json to stdout, -o FILE to a file) is a Report:
 //
 //	{
@@ -69,6 +72,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zabkit/zabkit/cmd/zabkit/benchelection"
 )
 
 // Workloads lists the workloads `-workload all` runs, in order.
@@ -111,6 +116,9 @@ func Main(args []string) int {
 
 // Run parses args and runs the benchmark, writing the report to stdout.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "election" {
+		return benchelection.Main(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
