@@ -8,6 +8,8 @@ import (
 
 	"github.com/zabkit/zabkit/core/registry"
 	"github.com/zabkit/zabkit/election/fle"
+	"github.com/zabkit/zabkit/election/fleadaptive"
+	"github.com/zabkit/zabkit/election/raftprevote"
 	"github.com/zabkit/zabkit/plugins/host"
 	"github.com/zabkit/zabkit/stores/file"
 	"github.com/zabkit/zabkit/stores/mem"
@@ -59,6 +61,16 @@ func init() {
 		ID:  "election.fle",
 		Doc: "ZooKeeper's fast leader election, wire-compatible with Java peers (options: finalizeWait, minNotificationInterval, maxNotificationInterval)",
 		New: func() any { return fle.DefaultOptions() },
+	})
+	registry.Register(registry.Module{
+		ID:  "election.fleadaptive",
+		Doc: "FLE whose finalize wait and first re-send follow measured round trips; zabkit-only messages (options: minFinalizeWait, maxFinalizeWait, minNotificationInterval, maxNotificationInterval, adaptiveResend)",
+		New: func() any { return fleadaptive.DefaultOptions() },
+	})
+	registry.Register(registry.Module{
+		ID:  "election.raftprevote",
+		Doc: "Raft-style election with pre-vote: randomised timeouts, one persisted vote per term, votes only for an up-to-date candidate; zabkit-only messages (options: electionTimeoutMin, electionTimeoutMax, preVote)",
+		New: func() any { return raftprevote.DefaultOptions() },
 	})
 }
 
