@@ -153,3 +153,18 @@ func (c *aclCache) unhold() {
 
 // size is the number of interned lists.
 func (c *aclCache) size() int { return len(c.byEnc) }
+
+// quarantine is the ACL a loaded node gets when its snapshot names an ACL
+// key the snapshot's ACL section lacks. A fuzzy ZooKeeper snapshot can do
+// that (a setACL added the list while the walk ran); ZooKeeper loads it
+// and the replayed setACL repairs the node. Until then only a superuser
+// may touch the node: world with no permissions, never open by accident.
+var quarantine = []jute.ACL{{Perms: 0, ID: jute.Id{Scheme: "world", ID: "anyone"}}}
+
+// quarantineACL returns the quarantine list's index without counting a
+// use (the loader counts each node's use itself).
+func (t *Tree) quarantineACL() int32 {
+	idx := t.acls.intern(quarantine)
+	t.acls.entries[idx].refs--
+	return idx
+}

@@ -722,10 +722,11 @@ func (b *builder) add(path, data []byte, key int64, sp *jute.StatPersisted) (*no
 			acl = b.lastIdx
 		} else {
 			idx, ok := b.keyMap[key]
-			if !ok {
-				return nil, fmt.Errorf("%w: node %q refers to ACL key %d, which the ACL section lacks", ErrCorrupt, path, key)
+			if ok {
+				acl, b.lastKey, b.lastIdx, b.hasLast = idx, key, idx, true
+			} else {
+				acl = t.quarantineACL()
 			}
-			acl, b.lastKey, b.lastIdx, b.hasLast = idx, key, idx, true
 		}
 	}
 	n := &node{
