@@ -275,13 +275,9 @@ func (s *Store) checkFormat() error {
 	return nil
 }
 
-// logIter iterates over the log records; upper bounds it (nil: the end
-// of the log).
-func (s *Store) logIter(ctx context.Context, upper []byte) (*pebble.Iterator, error) {
-	if upper == nil {
-		upper = logEnd
-	}
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte(logPrefix), UpperBound: upper})
+// logIter iterates over the log records.
+func (s *Store) logIter(ctx context.Context) (*pebble.Iterator, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte(logPrefix), UpperBound: logEnd})
 	if err != nil {
 		return nil, fmt.Errorf("store.pebble: %w", err)
 	}
@@ -309,7 +305,7 @@ func currentRecord(it *pebble.Iterator) (record, error) {
 // findLast returns the zxid of the last log entry, or 0 if there is none.
 // It reads only the last record's header.
 func (s *Store) findLast() (int64, error) {
-	it, err := s.logIter(context.Background(), nil)
+	it, err := s.logIter(context.Background())
 	if err != nil {
 		return 0, err
 	}
@@ -360,7 +356,7 @@ func (s *Store) FirstZxid() int64 {
 		return 0
 	}
 	defer s.leave()
-	it, err := s.logIter(context.Background(), nil)
+	it, err := s.logIter(context.Background())
 	if err != nil {
 		return 0
 	}
@@ -495,7 +491,7 @@ func (s *Store) ReadLog(ctx context.Context, after int64, fn func(ext.Entry) err
 	if after == math.MaxInt64 {
 		return nil
 	}
-	it, err := s.logIter(ctx, nil)
+	it, err := s.logIter(ctx)
 	if err != nil {
 		return err
 	}
@@ -586,7 +582,7 @@ func (s *Store) TruncateAfter(zxid int64) error {
 // cutRecord adds to b the record holding zxid without its entries above
 // zxid, if it has any.
 func (s *Store) cutRecord(b *pebble.Batch, zxid int64) error {
-	it, err := s.logIter(context.Background(), nil)
+	it, err := s.logIter(context.Background())
 	if err != nil {
 		return err
 	}
@@ -634,7 +630,7 @@ func (s *Store) PurgeBefore(zxid int64) error {
 	if bound <= 0 {
 		return nil
 	}
-	it, err := s.logIter(context.Background(), nil)
+	it, err := s.logIter(context.Background())
 	if err != nil {
 		return fmt.Errorf("store.pebble: purge: %w", err)
 	}
