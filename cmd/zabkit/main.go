@@ -1,5 +1,5 @@
 // Command zabkit is a ZooKeeper-compatible coordination server and its
-// tools: `server`, `cli`, `bench`, `dump`, `verify`, `convert`, `version`.
+// tools: `server`, `ensemble`, `cli`, `bench`, `dump`, `verify`, `convert`, `version`.
 package main
 
 import (
@@ -13,6 +13,7 @@ const usage = `usage: zabkit <command> [flags]
 
 commands:
   server    run a server (default config: standalone, 127.0.0.1:2181, ./data)
+  ensemble  run a local replicated ensemble on loopback to try it out (3 members)
   cli       interactive ZooKeeper shell (zkCli-like)
   bench     benchmark any ZooKeeper-protocol server
   dump      print a txn log or snapshot file (ZooKeeper's or zabkit's)
