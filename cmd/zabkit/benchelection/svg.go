@@ -14,7 +14,7 @@ var palette = []string{"#000000", "#E69F00", "#0072B2", "#009E73", "#D55E00", "#
 
 // Panel geometry of the SVG, in pixels.
 const (
-	panelW, panelH = 330, 230
+	panelW, panelH = 340, 260
 	marginL        = 50
 	marginR        = 14
 	marginT        = 28
@@ -61,29 +61,56 @@ func panel(b *strings.Builder, r *Report, nodes int, f Fault, x0, y0 int) {
 	pw, ph := panelW-marginL-marginR, panelH-marginT-marginB
 	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="12" text-anchor="middle">%d nodes, %s</text>`+"\n", left+pw/2, y0+18, nodes, f)
 	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", left, top, pw, ph)
-	var hi float64
+	lo, hi := math.Inf(1), 0.0
 	for _, v := range r.Variants {
 		if c := r.Cell(v, nodes, f); len(c.ttl) > 0 {
-			hi = max(hi, slices.Max(c.ttl))
+			lo, hi = min(lo, slices.Min(c.ttl)), max(hi, slices.Max(c.ttl))
 		}
 	}
 	if hi == 0 {
 		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle" fill="#888">no elections</text>`+"\n", left+pw/2, top+ph/2)
 		return
 	}
-	step := niceStep(hi / 5)
-	xmax := math.Ceil(hi/step) * step
-	px := func(v float64) float64 { return float64(left) + v/xmax*float64(pw) }
-	py := func(p float64) float64 { return float64(top+ph) - p*float64(ph) }
-	for t := 0.0; t <= xmax+step/2; t += step {
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#eee"/>`, px(t), top, px(t), top+ph)
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%g</text>`+"\n", px(t), top+ph+14, t)
+	// A log axis: the variants differ by factors (tens of ms against
+	// hundreds), and the tails reach seconds.
+	lo = math.Max(lo, 1)
+	xmin := math.Pow(10, math.Floor(math.Log10(lo)))
+	xmax := math.Pow(10, math.Ceil(math.Log10(math.Max(hi, xmin*10))))
+	px := func(v float64) float64 {
+		v = math.Max(v, xmin)
+		return float64(left) + math.Log10(v/xmin)/math.Log10(xmax/xmin)*float64(pw)
 	}
-	for _, p := range []float64{0, 0.5, 0.9, 1} {
+	py := func(p float64) float64 { return float64(top+ph) - p*float64(ph) }
+	lastLabel := math.Inf(-1)
+	for dec := xmin; dec < xmax*1.5; dec *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			t := dec * m
+			if t > xmax*1.01 {
+				break
+			}
+			stroke := "#f2f2f2"
+			if m == 1 {
+				stroke = "#ddd"
+			}
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`, px(t), top, px(t), top+ph, stroke)
+			if px(t)-lastLabel < 26 {
+				continue // too close to the previous label
+			}
+			lastLabel = px(t)
+			label := fmt.Sprintf("%g", t)
+			if t >= 1000 {
+				label = fmt.Sprintf("%gs", t/1000)
+			}
+			fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", px(t), top+ph+14, label)
+		}
+	}
+	for _, p := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>`, left, py(p), left+pw, py(p))
 		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%g</text>`+"\n", left-4, py(p)+4, p)
 	}
-	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">ms</text>`+"\n", left+pw/2, top+ph+30)
+	fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#bbb" stroke-dasharray="3 3"/>`, left, py(0.9), left+pw, py(0.9))
+	fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end" fill="#888" font-size="9">p90</text>`+"\n", left+pw-3, py(0.9)+10)
+	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">time to leader, ms (log scale)</text>`+"\n", left+pw/2, top+ph+30)
 	for i, v := range r.Variants {
 		c := r.Cell(v, nodes, f)
 		if len(c.ttl) == 0 {
@@ -106,18 +133,4 @@ func panel(b *strings.Builder, r *Report, nodes int, f Fault, x0, y0 int) {
 		}
 		fmt.Fprintf(b, `<path d="%s" fill="none" stroke="%s" stroke-width="1.8"/>`+"\n", d.String(), colour(i))
 	}
-}
-
-// niceStep rounds a raw tick step up to 1, 2 or 5 times a power of ten.
-func niceStep(raw float64) float64 {
-	if raw <= 0 {
-		return 1
-	}
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if raw <= m*mag {
-			return m * mag
-		}
-	}
-	return 10 * mag
 }
