@@ -41,7 +41,9 @@ func (r *recorder) Established(now time.Duration, s ext.PeerState, epoch int64) 
 	return ext.ElectionOutput{Decided: &ext.Decision{State: s, Vote: ext.Vote{PeerEpoch: epoch}}}
 }
 
-func (r *recorder) State() (ext.PeerState, ext.Vote) { return ext.Leading, ext.Vote{Leader: r.cfg.Self} }
+func (r *recorder) State() (ext.PeerState, ext.Vote) {
+	return ext.Leading, ext.Vote{Leader: r.cfg.Self}
+}
 
 func TestElectionServer(t *testing.T) {
 	ctx := context.Background()
