@@ -249,13 +249,6 @@ func TestSyncSnapshotRejectsCorruption(t *testing.T) {
 			nodeHead(w, "/a")
 			w.WriteInt(0x7fffffff)
 		}),
-		"unknown ACL key": syncPayload(func(w *jute.Writer) {
-			validTree(w)
-			nodeHead(w, "/a")
-			w.WriteBuffer([]byte("x"))
-			w.WriteLong(9)
-			(&jute.StatPersisted{}).Encode(w)
-		}),
 		"orphan": syncPayload(func(w *jute.Writer) {
 			validTree(w)
 			nodeHead(w, "/a/b")
