@@ -131,12 +131,12 @@ func runNode(ctx context.Context, res *confload.Result, log *slog.Logger, ln net
 	defer ln.Close()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// watch is this run's store: closed if it fails (not when the node
+	// closes it at the end of the run).
+	var watch <-chan struct{}
 	failed := func() bool {
-		if rs == nil {
-			return false
-		}
 		select {
-		case <-rs.Failed():
+		case <-watch:
 			return true
 		default:
 			return false
@@ -145,7 +145,7 @@ func runNode(ctx context.Context, res *confload.Result, log *slog.Logger, ln net
 	if rs != nil {
 		// The node stops at once when the store fails, whether or not a
 		// write notices: a leader must not go on leading on a dead store.
-		watch := rs.Failed()
+		watch = rs.Failed()
 		go func() {
 			select {
 			case <-watch:
