@@ -157,8 +157,9 @@ func (s *Store) start(ctx context.Context) error {
 }
 
 // Failed is closed when the current session fails (the plugin died,
-// stalled or failed a write). The server stops the node on it, then calls
-// Restart.
+// stalled or failed a write), not when the store is closed. The server
+// stops the node on it, then calls Restart. Without a session (closed, or
+// between a failure and a restart) it is already closed.
 func (s *Store) Failed() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()

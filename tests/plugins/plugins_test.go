@@ -88,18 +88,23 @@ func startServer(t *testing.T, env ...string) *server {
 	}
 	go func() { s.err = s.cmd.Wait(); logf.Close(); close(s.done) }()
 	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
+		s.stop()
 		if t.Failed() {
 			t.Logf("server log:\n%s", s.log())
 		}
 	})
 	return s
+}
+
+// stop ends the server with SIGTERM (SIGKILL after 15 s) and waits.
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
 }
 
 func (s *server) log() string {
@@ -266,6 +271,10 @@ func TestKillPluginKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	if fails == 0 {
 		t.Error("no create failed around the kills: the test did not hit the restart")
+	}
+	s.stop()
+	if s.err != nil {
+		t.Errorf("server stopped by SIGTERM after the restarts exited with %v, want 0", s.err)
 	}
 	log := s.log()
 	for _, want := range []string{"store plugin failed", "restarting the store plugin", "bbolt store open"} {
