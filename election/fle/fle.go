@@ -185,11 +185,13 @@ func (e *Election) SetFinalizeWait(d time.Duration) {
 
 // SetMinNotificationInterval changes the first re-send interval of the
 // rounds that start from now on (each Start restarts the doubling from
-// it). Variants that tune it at run time call it; d <= 0 or above
-// MaxNotificationInterval is ignored.
+// it), and shortens the current interval to d if it is longer; the poll
+// under way keeps its end. Variants that tune it at run time call it;
+// d <= 0 or above MaxNotificationInterval is ignored.
 func (e *Election) SetMinNotificationInterval(d time.Duration) {
 	if d > 0 && d <= e.opts.MaxNotificationInterval {
 		e.opts.MinNotificationInterval = d
+		e.notTimeout = min(e.notTimeout, d)
 	}
 }
 

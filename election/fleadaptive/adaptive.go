@@ -111,15 +111,22 @@ func newElection(opts Options, cfg ext.ElectionConfig) (*Election, error) {
 	return e, nil
 }
 
-// Start begins a round as FLE does, with the adaptive wait (and, with
-// AdaptiveResend, the adaptive first re-send interval).
+// Start begins a round as FLE does, with the adaptive timers.
 func (e *Election) Start(now time.Duration, r ext.RoundStart) ext.ElectionOutput {
+	e.adapt()
+	return e.wrap(now, e.fle.Start(now, r))
+}
+
+// adapt hands the current estimate to FLE: the finalize wait and, with
+// AdaptiveResend, the re-send interval (which FLE also shortens in the
+// round under way, so a server that started before it had a sample does
+// not keep the long one).
+func (e *Election) adapt() {
 	w := e.FinalizeWait()
 	e.fle.SetFinalizeWait(w)
 	if e.opts.AdaptiveResend {
 		e.fle.SetMinNotificationInterval(min(w, e.opts.MinNotificationInterval))
 	}
-	return e.wrap(now, e.fle.Start(now, r))
 }
 
 // Step takes the round-trip sample a message carries, sets the wait, and
@@ -141,7 +148,7 @@ func (e *Election) Step(now time.Duration, from int64, msg []byte) ext.ElectionO
 			p.told = min(env.RTO, maxSample)
 		}
 	}
-	e.fle.SetFinalizeWait(e.FinalizeWait())
+	e.adapt()
 	return e.wrap(now, e.fle.Step(now, from, env.Notification))
 }
 
