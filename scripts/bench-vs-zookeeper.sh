@@ -134,19 +134,24 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# stop_member I: SIGTERM, SIGKILL after 30 s, reap.
+# gone PID SECONDS: wait until process PID has ended (members are disowned,
+# so this polls; the shell still reaps them); false if it has not.
+gone() {
+	local n=$(($2 * 20))
+	while ((n-- > 0)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
+# stop_member I: SIGTERM, SIGKILL after 30 s.
 stop_member() {
 	local pid=${MEMBER_PID[$1]:-}
 	[[ -n $pid ]] || return 0
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 300); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	{ wait "$pid"; } 2>/dev/null || true
+	kill -TERM "$pid" 2>/dev/null || true
+	gone "$pid" 30 || kill -KILL "$pid" 2>/dev/null || true
+	gone "$pid" 10 || echo "pid $pid outlived SIGKILL" >&2
 	MEMBER_PID[$1]=
 }
 
@@ -186,6 +191,9 @@ start_member() {
 		;;
 	esac
 	MEMBER_PID[$i]=$!
+	# Disowned, so a member the failover part kills is not announced as a
+	# "Killed" job in the middle of the output.
+	disown "$!"
 }
 
 # wait_ready I PATH SINCE_NS OUTFILE: block until getData(PATH) succeeds
@@ -288,11 +296,10 @@ failover_trials() {
 		out=$dir/$target-failover.t$trial.json
 		bench -failover-pid "$pid" -server "$(IFS=,; echo "${survivors[*]}")" -writers "$all" \
 			-warmup 1s -timeout 60s -json -o "$out" >/dev/null || true
-		if kill -0 "$pid" 2>/dev/null; then
+		if ! gone "$pid" 10; then
 			echo "$target trial $trial: the leader (pid $pid) was not killed; see $out" >&2
 			exit 1
 		fi
-		{ wait "$pid"; } 2>/dev/null || true # no "Killed" job notice
 		log "$target: trial $trial: killed leader member $((LEADER + 1)); $(grep -Eo '"(ms|error)": [^,]*' "$out" | head -1)"
 		start_member "$target" "$LEADER"
 		wait_ready "$LEADER" / "$(date +%s%N)" "$dir/$target-rejoin.tmp"
