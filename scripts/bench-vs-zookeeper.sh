@@ -29,6 +29,10 @@
 #                        3 failover trials
 #   --duration D         measured time per workload (default 10s)
 #   --warmup D           unmeasured warm-up per workload (default 2s)
+#   --prewarm D          unmeasured set, create and get for D each, once
+#                        after start, so the JVM has compiled ZooKeeper's hot
+#                        paths before the first measurement (default 5s with
+#                        --ensemble, 0s standalone)
 #   --clients N          sessions for the throughput part (default 64)
 #   --value-size N       bytes per znode value (default 100)
 #   --znodes N           znodes for the memory part (default 1000000)
@@ -53,6 +57,7 @@ set -euo pipefail
 MODE=standalone
 DURATION=10s
 WARMUP=2s
+PREWARM=
 CLIENTS=64
 VALUE_SIZE=100
 ZNODES=1000000
@@ -75,9 +80,10 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--ensemble) MODE=ensemble; shift ;;
-	--quick) DURATION=1s WARMUP=0s ZNODES=20000 TRIALS=3; shift ;;
+	--quick) DURATION=1s WARMUP=0s PREWARM=0s ZNODES=20000 TRIALS=3; shift ;;
 	--duration) DURATION=$2; shift 2 ;;
 	--warmup) WARMUP=$2; shift 2 ;;
+	--prewarm) PREWARM=$2; shift 2 ;;
 	--clients) CLIENTS=$2; shift 2 ;;
 	--value-size) VALUE_SIZE=$2; shift 2 ;;
 	--znodes) ZNODES=$2; shift 2 ;;
@@ -101,9 +107,11 @@ has() { [[ ",$1," == *",$2,"* ]]; }
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 if [[ $MODE == ensemble ]]; then
+	PREWARM=${PREWARM:-5s}
 	PARTS=${PARTS:-throughput,latency,failover}
 	has "$PARTS" memory && { echo "--parts memory is standalone only" >&2; exit 2; }
 else
+	PREWARM=${PREWARM:-0s}
 	PARTS=${PARTS:-throughput,latency,memory}
 	has "$PARTS" failover && { echo "--parts failover needs --ensemble" >&2; exit 2; }
 	MEMBERS=1
@@ -333,6 +341,12 @@ run_target() {
 	[[ -z $leader ]] || order+=("${ADDR[$leader]}")
 	connect=$(IFS=,; echo "${order[*]}")
 	local common=(-server "$connect" -duration "$DURATION" -warmup "$WARMUP" -value-size "$VALUE_SIZE" -znodes 1000 -json)
+	if [[ ! $PREWARM =~ ^0+[a-z]*$ ]]; then
+		log "$target: set, create, get for $PREWARM each, unmeasured (JIT warm-up)"
+		for wl in set create get; do
+			bench "${common[@]}" -workload "$wl" -clients "$CLIENTS" -duration "$PREWARM" -warmup 0s >/dev/null
+		done
+	fi
 	if has "$PARTS" throughput; then
 		for wl in set create get; do
 			log "$target: $wl x $CLIENTS clients"
