@@ -166,7 +166,7 @@ func checkMemberConfigs(p *ensemblePlan, env []string) error {
 }
 
 func printBanner(out io.Writer, p *ensemblePlan, ms []*member) {
-	fmt.Fprintf(out, "zabkit ensemble: %d voters, %d observers on %s, %s, in %s\n",
+	fmt.Fprintf(out, "zabkit ensemble: voters %d, observers %d, on %s, %s, in %s\n",
 		p.Voters, p.Observers, ensembleHost, p.Transport, p.Dir)
 	for i, m := range ms {
 		role := "voter"
