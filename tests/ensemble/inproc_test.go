@@ -371,21 +371,8 @@ func TestInProcessSessionsMoveAndExpire(t *testing.T) {
 	}
 	conn.Close() // closes the session: the ephemeral goes
 	raw.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		gone := true
-		for _, m := range c.members {
-			if _, ok := m.n.Tree().Node("/eph"); ok {
-				gone = false
-			}
-		}
-		if gone {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ephemeral of closed session 0x%x still present", sid)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !c.goneEverywhere("/eph", 10*time.Second) {
+		t.Fatalf("ephemeral of closed session 0x%x still present", sid)
 	}
 
 	// Expiry: a session whose client vanishes is expired by the leader.
@@ -400,26 +387,30 @@ func TestInProcessSessionsMoveAndExpire(t *testing.T) {
 	// Stop the member c2 was connected to: the session lives on only if
 	// the client reconnects elsewhere; this one cannot (single address).
 	c.stop(c.members[a])
-	deadline = time.Now().Add(15 * time.Second)
+	if !c.goneEverywhere("/eph2", 15*time.Second) {
+		t.Fatalf("ephemeral of expired session 0x%x still present", sid2)
+	}
+	c2.Close()
+}
+
+// goneEverywhere waits until no running member has path.
+func (c *cluster) goneEverywhere(path string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
 	for {
 		gone := true
 		for _, m := range c.members {
-			if m.cancel == nil {
-				continue
-			}
-			if _, ok := m.n.Tree().Node("/eph2"); ok {
+			if _, ok := m.n.Tree().Node(path); ok && m.cancel != nil {
 				gone = false
 			}
 		}
 		if gone {
-			break
+			return true
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ephemeral of expired session 0x%x still present", sid2)
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	c2.Close()
 }
 
 // /zookeeper/config holds the membership on every member, as ZooKeeper

@@ -26,6 +26,18 @@ func seeds(t *testing.T, def int) int {
 	return def
 }
 
+// shape rotates the ensemble with the seed: 5 voters, 3 voters and an
+// observer, or 3 voters.
+func shape(seed int64) (voters, observers int) {
+	switch seed % 4 {
+	case 1:
+		return 5, 0
+	case 2:
+		return 3, 1
+	}
+	return 3, 0
+}
+
 func run(t *testing.T, sc sim.Scenario, seed int64, voters, observers int, trace bool) sim.Result {
 	return sim.Run(sim.Options{Seed: seed, Voters: voters, Observers: observers, Election: fle.DefaultOptions(), Scenario: sc, Trace: trace})
 }
@@ -38,13 +50,7 @@ func TestScenarios(t *testing.T) {
 		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
 			for seed := int64(1); seed <= int64(n); seed++ {
-				voters, observers := 3, 0
-				switch seed % 4 {
-				case 1:
-					voters = 5
-				case 2:
-					observers = 1
-				}
+				voters, observers := shape(seed)
 				res := run(t, sc, seed, voters, observers, false)
 				if res.Failed() || !res.Converged {
 					replay := run(t, sc, seed, voters, observers, true)
@@ -87,13 +93,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	voters, observers := 3, 0
-	switch s % 4 {
-	case 1:
-		voters = 5
-	case 2:
-		observers = 1
-	}
+	voters, observers := shape(s)
 	res := run(t, sc, s, voters, observers, true)
 	t.Log(strings.Join(res.Trace, "\n"))
 	t.Logf("%s stats %+v", res, res.Stats)
