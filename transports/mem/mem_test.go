@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,18 +50,6 @@ func seqs(msgs [][]byte) []int64 {
 	return out
 }
 
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // In manual mode nothing moves until the driver steps, and the newest-only
 // election queue keeps just the last undelivered vote.
 func TestManualNothingHappensUntilStepped(t *testing.T) {
@@ -79,7 +68,7 @@ func TestManualNothingHappensUntilStepped(t *testing.T) {
 	if d := n.Drain(); d != 6 {
 		t.Fatalf("drained %d", d)
 	}
-	if got := seqs(recs[2].Messages(1, ext.ChanElection)); !equal(got, []int64{4}) {
+	if got := seqs(recs[2].Messages(1, ext.ChanElection)); !slices.Equal(got, []int64{4}) {
 		t.Fatalf("votes %v, want only the newest", got)
 	}
 	recs[2].WaitEvents(t, 1, ext.ChanBroadcast, true)
@@ -118,7 +107,7 @@ func TestManualInterleaving(t *testing.T) {
 		must(t, n.Deliver(r[len(r)-1].Seq))
 	}
 	for _, from := range []int64{1, 3} {
-		if got := seqs(recs[2].Messages(from, ext.ChanBroadcast)[1:]); !equal(got, []int64{0, 1, 2}) {
+		if got := seqs(recs[2].Messages(from, ext.ChanBroadcast)[1:]); !slices.Equal(got, []int64{0, 1, 2}) {
 			t.Fatalf("from %d: %v", from, got)
 		}
 	}
@@ -148,7 +137,7 @@ func TestManualDelay(t *testing.T) {
 	if d := n.Drain(); d != 2 {
 		t.Fatalf("drained %d, want 2", d)
 	}
-	if got := seqs(recs[2].Messages(1, ext.ChanBroadcast)[1:]); !equal(got, []int64{0, 1}) {
+	if got := seqs(recs[2].Messages(1, ext.ChanBroadcast)[1:]); !slices.Equal(got, []int64{0, 1}) {
 		t.Fatalf("order %v", got)
 	}
 }
@@ -174,7 +163,7 @@ func TestPartition(t *testing.T) {
 	// The vote found no link while cut off: it waits for the next send.
 	must(t, trs[2].Send(1, ext.ChanElection, transporttest.Vote(2, 16)))
 	n.Drain()
-	if got := seqs(recs[2].Messages(1, ext.ChanElection)); !equal(got, []int64{1}) {
+	if got := seqs(recs[2].Messages(1, ext.ChanElection)); !slices.Equal(got, []int64{1}) {
 		t.Fatalf("votes 1→2 after heal: %v (a fresh link re-sends the newest)", got)
 	}
 
@@ -205,7 +194,7 @@ func TestDrop(t *testing.T) {
 		must(t, trs[1].Send(2, ext.ChanElection, transporttest.Vote(i, 16)))
 		n.Drain()
 	}
-	if got := seqs(recs[2].Messages(1, ext.ChanElection)); !equal(got, []int64{0, 2}) {
+	if got := seqs(recs[2].Messages(1, ext.ChanElection)); !slices.Equal(got, []int64{0, 2}) {
 		t.Fatalf("votes %v, want 0 2", got)
 	}
 	must(t, trs[1].Send(2, ext.ChanBroadcast, transporttest.Ping(0, 1), transporttest.Ping(1, 1), transporttest.Ping(2, 1)))
@@ -254,7 +243,7 @@ func TestAutoDelay(t *testing.T) {
 	n.SetDelay(1, 2, 0)
 	must(t, trs[1].Send(2, ext.ChanBroadcast, transporttest.Ping(1, 1)))
 	recs[2].WaitCount(t, 1, ext.ChanBroadcast, 3)
-	if got := seqs(recs[2].Messages(1, ext.ChanBroadcast)[1:]); !equal(got, []int64{0, 1}) {
+	if got := seqs(recs[2].Messages(1, ext.ChanBroadcast)[1:]); !slices.Equal(got, []int64{0, 1}) {
 		t.Fatalf("order %v", got)
 	}
 	tr := n.NewTransport(mem.Options{})

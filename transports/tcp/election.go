@@ -11,7 +11,6 @@ import (
 
 	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/proto/jute"
-	"github.com/zabkit/zabkit/transports/internal/link"
 	"github.com/zabkit/zabkit/transports/internal/pair"
 )
 
@@ -93,7 +92,7 @@ func (t *Transport) dialElection(ctx context.Context, p ext.PeerAddr, keep bool)
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetWriteDeadline(dl)
 	}
-	if _, err := c.Write(appendHandshake(nil, t.self, t.me.ElectionAddr)); err != nil {
+	if _, err := c.Write(appendHandshake(nil, t.Self, t.Me.ElectionAddr)); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -111,64 +110,34 @@ func (t *Transport) acceptElection(c net.Conn, order uint64) {
 	c.SetReadDeadline(time.Now().Add(t.opts.ConnectTimeout))
 	br := bufio.NewReaderSize(c, ioBuffer)
 	sid, addr, err := readHandshake(br)
-	if !t.handshakeDone(c) {
+	if !t.Handshaken(c) {
 		return
 	}
 	if err != nil {
-		t.log.Warn("election handshake failed; closing", "remote", c.RemoteAddr(), "err", err)
+		t.Log.Warn("election handshake failed; closing", "remote", c.RemoteAddr(), "err", err)
 		c.Close()
 		return
 	}
 	c.SetReadDeadline(time.Time{})
 	switch {
-	case sid == t.self:
-		t.log.Warn("election connection from a server with our own id; ignoring", "remote", c.RemoteAddr(), "addr", addr)
+	case sid == t.Self:
+		t.Log.Warn("election connection from a server with our own id; ignoring", "remote", c.RemoteAddr(), "addr", addr)
 		c.Close()
-	case !t.elec.Known(sid):
-		t.log.Warn("election connection from an unknown server; closing", "peer", sid, "addr", addr)
+	case !t.Pairs.Known(sid):
+		t.Log.Warn("election connection from an unknown server; closing", "peer", sid, "addr", addr)
 		c.Close()
-	case sid < t.self:
+	case sid < t.Self:
 		// Only a connection dialled by the larger sid survives: hang up
 		// and dial back.
 		c.Close()
-		t.elec.Redial(sid, nil)
+		t.Pairs.Redial(sid, nil)
 	default:
-		t.elec.Install(sid, newElecConn(c, br), order)
+		t.Pairs.Install(sid, newElecConn(c, br), order)
 	}
 }
 
-// serveElection is pair.Hooks.Serve: a writer draining the peer's vote
-// slot, and this goroutine reading frames into the inbox.
+// serveElection is pair.Hooks.Serve.
 func (t *Transport) serveElection(sid int64, pc pair.Conn) {
 	e := pc.(*elecConn)
-	t.mu.Lock()
-	var q *link.Queue
-	if p := t.peers[sid]; p != nil {
-		q = p.vote
-	}
-	t.mu.Unlock()
-	if q == nil {
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := link.Pump(bufio.NewWriterSize(e.c, ioBuffer), q, true, true, e.done); err != nil {
-			t.log.Debug("election write failed", "peer", sid, "err", err)
-		}
-		e.Close()
-	}()
-	for {
-		m, err := link.ReadFrame(e.br, link.ElectionFrameMax)
-		if err != nil {
-			if !isClosedErr(err) {
-				t.log.Info("election connection lost", "peer", sid, "err", err)
-			}
-			break
-		}
-		t.deliver(sid, ext.ChanElection, m)
-	}
-	e.Close()
-	wg.Wait()
+	t.ServeElection(sid, e.c, e.br, e.done, func() { e.Close() })
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,18 +186,33 @@ func (o *ours) vote(what string, ok func(notification) bool) notification {
 	return got
 }
 
+// lastVote is ZooKeeper's newest notification so far.
+func (o *ours) lastVote() notification {
+	m := o.rec.Messages(o.zk, ext.ChanElection)
+	return decodeNotification(o.t, m[len(m)-1])
+}
+
 func setup(t *testing.T, self, zk int64, seed func(string), props ...string) (*ours, *zkPeer) {
-	addrs := []ext.PeerAddr{
-		{ID: self, ElectionAddr: nettest.FreeAddr(t), QuorumAddr: nettest.FreeAddr(t)},
-		{ID: zk, ElectionAddr: nettest.FreeAddr(t), QuorumAddr: nettest.FreeAddr(t)},
+	// A port found free can be taken by someone's outgoing connection
+	// before we bind it (a JVM starting next door opens many): try again
+	// with fresh ports then.
+	for try := 0; ; try++ {
+		addrs := []ext.PeerAddr{
+			{ID: self, ElectionAddr: nettest.FreeAddr(t), QuorumAddr: nettest.FreeAddr(t)},
+			{ID: zk, ElectionAddr: nettest.FreeAddr(t), QuorumAddr: nettest.FreeAddr(t)},
+		}
+		tr := tcp.New(tcp.Options{Logger: quiet()})
+		rec := transporttest.NewRecorder()
+		err := tr.Start(context.Background(), ext.TransportConfig{Self: self, Peers: addrs}, rec)
+		if errors.Is(err, syscall.EADDRINUSE) && try < 5 {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return &ours{t: t, tr: tr, rec: rec, zk: zk}, startZK(t, zk, addrs, seed, props...)
 	}
-	tr := tcp.New(tcp.Options{Logger: quiet()})
-	rec := transporttest.NewRecorder()
-	if err := tr.Start(context.Background(), ext.TransportConfig{Self: self, Peers: addrs}, rec); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	return &ours{t: t, tr: tr, rec: rec, zk: zk}, startZK(t, zk, addrs, seed, props...)
 }
 
 // firstVote checks ZooKeeper's first notification: LOOKING, for itself,
@@ -264,6 +280,12 @@ func TestInteropZooKeeperLeads(t *testing.T) {
 	// a FOLLOWERINFO may find nobody at first: that is a Down, and we try
 	// again.
 	for tries := 0; ; tries++ {
+		// Should ZooKeeper fail to lead and look again, vote again in its
+		// new round, as a real peer would.
+		if last := o.lastVote(); last.State == 0 && last.Round > first.Round {
+			first = last
+			o.send(ext.ChanElection, notification{Leader: 2, Zxid: first.Zxid, Round: first.Round, Version: 2, Config: first.Config}.encode())
+		}
 		downs := len(o.rec.Events(2, ext.ChanBroadcast))
 		o.send(ext.ChanBroadcast, transporttest.Packet(transporttest.PktFollowerInfo, 0, learnerInfo(1)))
 		o.rec.Wait(t, "quorum link up or down", func() bool { return len(o.rec.Events(2, ext.ChanBroadcast)) > downs })

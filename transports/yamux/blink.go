@@ -9,6 +9,7 @@ import (
 	hy "github.com/hashicorp/yamux"
 
 	"github.com/zabkit/zabkit/core/ext"
+	"github.com/zabkit/zabkit/transports/internal/base"
 	"github.com/zabkit/zabkit/transports/internal/link"
 )
 
@@ -17,12 +18,12 @@ import (
 // queue and writer, so a snapshot on the bulk stream never queues in front
 // of a PING.
 type blink struct {
-	id   uint64
-	bq   *link.Queue // broadcast
-	kq   *link.Queue // bulk
-	turn *link.Turn
-	ctx  context.Context
-	stop context.CancelFunc
+	id    uint64
+	bq    *link.Queue // broadcast
+	kq    *link.Queue // bulk
+	chunk int
+	ctx   context.Context
+	stop  context.CancelFunc
 
 	mu       sync.Mutex
 	sess     *session
@@ -32,22 +33,41 @@ type blink struct {
 }
 
 func (t *Transport) newBlink(id uint64) *blink {
-	ctx, cancel := context.WithCancel(t.ctx)
+	ctx, cancel := context.WithCancel(t.Ctx)
 	return &blink{
 		id:       id,
 		bq:       link.NewQueue(t.opts.SendQueue, t.opts.SendQueueBytes),
 		kq:       link.NewQueue(t.opts.SendQueue, t.opts.SendQueueBytes),
+		chunk:    t.opts.BulkChunk,
 		ctx:      ctx,
 		stop:     cancel,
 		bulkSeen: make(chan struct{}),
 	}
 }
 
-func (b *blink) isClosed() bool { return b.ctx.Err() != nil }
+// Push queues on the channel's own stream. Bulk messages are cut into
+// frames of at most BulkChunk: chunk boundaries carry no meaning, and
+// frames must stay under the receiver's limit.
+func (b *blink) Push(ch ext.Channel, msgs [][]byte) error {
+	if ch != ext.ChanBulk {
+		return b.bq.Push(msgs...)
+	}
+	var frames [][]byte
+	for _, m := range msgs {
+		for len(m) > b.chunk {
+			frames = append(frames, m[:b.chunk])
+			m = m[b.chunk:]
+		}
+		frames = append(frames, m)
+	}
+	return b.kq.Push(frames...)
+}
 
-// close ends the link at once on this side: readers fail now (a read
+func (b *blink) Closed() bool { return b.ctx.Err() != nil }
+
+// Close ends the link at once on this side: readers fail now (a read
 // deadline in the past) and the streams' FINs end the peer's side.
-func (b *blink) close() {
+func (b *blink) Close() {
 	b.stop()
 	b.mu.Lock()
 	streams := []*hy.Stream{b.bcast, b.bulk}
@@ -64,7 +84,7 @@ func (b *blink) close() {
 // link was closed meanwhile.
 func (b *blink) attach(sess *session, bcast, bulk *hy.Stream) bool {
 	b.mu.Lock()
-	closed := b.isClosed()
+	closed := b.Closed()
 	if !closed {
 		b.sess = sess
 		if bcast != nil {
@@ -86,62 +106,20 @@ func (b *blink) attach(sess *session, bcast, bulk *hy.Stream) bool {
 	return !closed
 }
 
-// installLocked makes b the peer's link and returns the one it replaces.
-func (t *Transport) installLocked(p *peer, b *blink) (old *blink) {
-	old = p.bl
-	b.turn = p.turn.Next()
-	p.turn = b.turn
-	p.bl = b
-	t.wg.Add(1)
-	return old
-}
-
-// release clears p's link if it is b; it reports whether it was.
-func (t *Transport) release(p *peer, b *blink) bool {
-	b.close()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p.bl == b {
-		p.bl = nil
-		return !t.closed
-	}
-	return false
-}
-
-// openLearnerLocked starts a new link to p carrying msgs (FOLLOWERINFO or
-// OBSERVERINFO first), replacing any link to p.
-func (t *Transport) openLearnerLocked(p *peer, msgs [][]byte) (old *blink) {
+// newLearner is base.Hooks.NewLearner.
+func (t *Transport) newLearner(_ *base.Peer, msgs [][]byte) base.Link {
 	b := t.newBlink(t.linkIDs.Add(1))
-	b.bq.Push(msgs...)
-	old = t.installLocked(p, b)
-	go t.runLearner(p, b)
-	return old
+	b.bq.Push(msgs...) // an empty queue takes any batch
+	return b
 }
 
-func (t *Transport) runLearner(p *peer, b *blink) {
-	defer t.wg.Done()
-	defer b.turn.End()
-	err := t.openStreams(p, b)
-	if !b.turn.Wait(t.ctx.Done()) {
-		b.close()
-		return
-	}
-	if err != nil {
-		t.log.Info("could not open a link to the leader", "peer", p.id, "err", err)
-		if t.release(p, b) {
-			t.event(p.id, ext.ChanBroadcast, false) // a Down without an Up
-		}
-		return
-	}
-	t.serveLink(p, b)
-}
-
-// openStreams waits for the session to p and opens the link's two
-// streams on it.
-func (t *Transport) openStreams(p *peer, b *blink) error {
+// openStreams is base.Hooks.Connect: wait for the session to the leader
+// and open the link's two streams on it.
+func (t *Transport) openStreams(p *base.Peer, bl base.Link) error {
+	b := bl.(*blink)
 	ctx, cancel := context.WithTimeout(b.ctx, t.opts.ConnectTimeout)
 	defer cancel()
-	c, err := t.sessions.Wait(ctx, p.id)
+	c, err := t.Pairs.Wait(ctx, p.ID)
 	if err != nil {
 		return err
 	}
@@ -170,40 +148,27 @@ func (t *Transport) openStreams(p *peer, b *blink) error {
 
 // acceptLink installs the link a learner opened with its broadcast stream.
 func (t *Transport) acceptLink(sid int64, s *session, id uint64, st *hy.Stream) {
-	t.mu.Lock()
-	p := t.peers[sid]
-	if p == nil || t.closed {
-		t.mu.Unlock()
+	p := t.Peer(sid)
+	if p == nil {
 		st.Close()
 		return
 	}
 	b := t.newBlink(id)
 	b.attach(s, st, nil)
-	old := t.installLocked(p, b)
-	t.mu.Unlock()
-	if old != nil {
-		old.close()
-	}
-	go func() {
-		defer t.wg.Done()
-		defer b.turn.End()
-		if !b.turn.Wait(t.ctx.Done()) {
-			b.close()
-			return
-		}
-		t.serveLink(p, b)
-	}()
+	// Streams arrive in the order they were opened, so this link is the
+	// newest from that peer.
+	t.Accepted(p, b, t.Pairs.NextOrder())
 }
 
-// attachBulk gives the current link with this id its bulk stream.
+// attachBulk gives the current link with this id, on this session, its
+// bulk stream.
 func (t *Transport) attachBulk(sid int64, s *session, id uint64, st *hy.Stream) bool {
-	t.mu.Lock()
-	var b *blink
-	if p := t.peers[sid]; p != nil && p.bl != nil && p.bl.id == id {
-		b = p.bl
+	p := t.Peer(sid)
+	if p == nil {
+		return false
 	}
-	t.mu.Unlock()
-	if b == nil {
+	b, ok := t.LinkOf(p).(*blink)
+	if !ok || b.id != id {
 		return false
 	}
 	b.mu.Lock()
@@ -212,19 +177,10 @@ func (t *Transport) attachBulk(sid int64, s *session, id uint64, st *hy.Stream) 
 	return same && b.attach(s, nil, st)
 }
 
-// serveLink announces the link, runs its two writers and two readers, and
-// announces Down once the broadcast stream ends.
-func (t *Transport) serveLink(p *peer, b *blink) {
-	t.mu.Lock()
-	current := p.bl == b && !t.closed
-	t.mu.Unlock()
-	if !current || b.isClosed() {
-		if t.release(p, b) {
-			t.event(p.id, ext.ChanBroadcast, false)
-		}
-		return
-	}
-	t.event(p.id, ext.ChanBroadcast, true)
+// serveLink is base.Hooks.Serve: the link's two writers and two readers,
+// until the broadcast stream ends.
+func (t *Transport) serveLink(p *base.Peer, bl base.Link) {
+	b := bl.(*blink)
 	b.mu.Lock()
 	bcast := b.bcast
 	b.mu.Unlock()
@@ -233,7 +189,7 @@ func (t *Transport) serveLink(p *peer, b *blink) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		t.pump(p.id, b, bcast, b.bq)
+		t.pump(p.ID, b, bcast, b.bq)
 	}()
 	go func() {
 		defer wg.Done()
@@ -249,25 +205,23 @@ func (t *Transport) serveLink(p *peer, b *blink) {
 		rg.Add(1)
 		go func() {
 			defer rg.Done()
-			t.pump(p.id, b, bulk, b.kq)
+			t.pump(p.ID, b, bulk, b.kq)
 		}()
-		t.read(p.id, b, bulk, ext.ChanBulk, limit)
+		t.read(p.ID, b, bulk, ext.ChanBulk, limit)
 		rg.Wait()
 	}()
 	go func() {
 		defer wg.Done()
-		t.read(p.id, b, bcast, ext.ChanBroadcast, limit)
+		t.read(p.ID, b, bcast, ext.ChanBroadcast, limit)
 	}()
 	wg.Wait()
-	t.release(p, b)
-	t.event(p.id, ext.ChanBroadcast, false)
 }
 
 func (t *Transport) pump(peer int64, b *blink, st *hy.Stream, q *link.Queue) {
-	if err := link.Pump(bufio.NewWriterSize(st, ioBuffer), q, true, false, b.ctx.Done()); err != nil && !isClosedErr(err) {
-		t.log.Debug("link write failed", "peer", peer, "err", err)
+	if err := link.Pump(bufio.NewWriterSize(st, ioBuffer), q, true, false, b.ctx.Done()); !base.IsClosedErr(err, closedErrs...) {
+		t.Log.Debug("link write failed", "peer", peer, "err", err)
 	}
-	b.close()
+	b.Close()
 }
 
 func (t *Transport) read(peer int64, b *blink, st *hy.Stream, ch ext.Channel, limit int) {
@@ -275,12 +229,12 @@ func (t *Transport) read(peer int64, b *blink, st *hy.Stream, ch ext.Channel, li
 	for {
 		m, err := link.ReadFrame(br, limit)
 		if err != nil {
-			if !isClosedErr(err) && !b.isClosed() {
-				t.log.Warn("link dropped", "peer", peer, "channel", ch, "err", err)
+			if !base.IsClosedErr(err, closedErrs...) && !b.Closed() {
+				t.Log.Warn("link dropped", "peer", peer, "channel", ch, "err", err)
 			}
 			break
 		}
-		t.deliver(peer, ch, m)
+		t.Deliver(peer, ch, m)
 	}
-	b.close()
+	b.Close()
 }

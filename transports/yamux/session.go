@@ -3,18 +3,15 @@ package yamux
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	hy "github.com/hashicorp/yamux"
 
 	"github.com/zabkit/zabkit/core/ext"
 	"github.com/zabkit/zabkit/core/proto/jute"
-	"github.com/zabkit/zabkit/transports/internal/link"
 	"github.com/zabkit/zabkit/transports/internal/pair"
 )
 
@@ -71,7 +68,7 @@ func (t *Transport) dial(ctx context.Context, p ext.PeerAddr, keep bool) (pair.C
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	h := &hello{ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Sender: t.self, Target: p.ID, Incarnation: t.incarnation}
+	h := &hello{ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Sender: t.Self, Target: p.ID, Incarnation: t.incarnation}
 	var a answer
 	br := bufio.NewReaderSize(c, 512)
 	if err := writeRecord(c, h); err == nil {
@@ -85,7 +82,7 @@ func (t *Transport) dial(ctx context.Context, p ext.PeerAddr, keep bool) (pair.C
 	case a.Status == statusRefused:
 		c.Close()
 		err := fmt.Errorf("%w: server %d refused us: %s", ext.ErrRefused, p.ID, a.Reason)
-		t.log.Error("handshake refused", "peer", p.ID, "err", err)
+		t.Log.Error("handshake refused", "peer", p.ID, "err", err)
 		t.setRefused(p.ID, err)
 		return nil, err
 	case a.Sid != p.ID:
@@ -126,59 +123,28 @@ type bufferedConn struct {
 
 func (b bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
-func (t *Transport) acceptLoop() {
-	defer t.wg.Done()
-	for {
-		c, err := t.ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				t.log.Warn("accept failed", "err", err)
-			}
-			return
-		}
-		t.mu.Lock()
-		if t.closed {
-			t.mu.Unlock()
-			c.Close()
-			return
-		}
-		t.pending[c] = struct{}{}
-		t.wg.Add(1)
-		t.mu.Unlock()
-		order := t.sessions.NextOrder()
-		go func() {
-			defer t.wg.Done()
-			t.accept(c, order)
-		}()
-	}
-}
-
 // accept runs the acceptor's side of the handshake.
 func (t *Transport) accept(c net.Conn, order uint64) {
-	defer func() {
-		t.mu.Lock()
-		delete(t.pending, c)
-		t.mu.Unlock()
-	}()
+	defer t.Handshaken(c)
 	c.SetDeadline(time.Now().Add(t.opts.ConnectTimeout))
 	br := bufio.NewReaderSize(c, 512)
 	var h hello
 	if err := readRecord(br, &h); err != nil {
-		t.log.Warn("not a zabkit handshake; closing", "remote", c.RemoteAddr(), "err", err)
+		t.Log.Warn("not a zabkit handshake; closing", "remote", c.RemoteAddr(), "err", err)
 		c.Close()
 		return
 	}
-	a := answer{Status: statusAccept, Sid: t.self, ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Incarnation: t.incarnation}
-	known := h.Sender != t.self && t.sessions.Known(h.Sender)
+	a := answer{Status: statusAccept, Sid: t.Self, ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Incarnation: t.incarnation}
+	known := h.Sender != t.Self && t.Pairs.Known(h.Sender)
 	switch {
-	case h.Target != t.self:
-		a.Status, a.Reason = statusRefused, fmt.Sprintf("this is server %d, not %d", t.self, h.Target)
+	case h.Target != t.Self:
+		a.Status, a.Reason = statusRefused, fmt.Sprintf("this is server %d, not %d", t.Self, h.Target)
 	case !known:
 		a.Status, a.Reason = statusRefused, fmt.Sprintf("server %d is not a member here", h.Sender)
 	default:
 		if why := mismatch(t.version, h.ProtocolVersion, t.alg, h.ElectionAlgorithm); why != "" {
 			a.Status, a.Reason = statusRefused, why
-		} else if h.Sender < t.self {
+		} else if h.Sender < t.Self {
 			a.Status = statusDialBack
 		}
 	}
@@ -189,7 +155,7 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 	switch a.Status {
 	case statusRefused:
 		err := fmt.Errorf("%w: server %d: %s", ext.ErrRefused, h.Sender, a.Reason)
-		t.log.Error("refusing a peer", "peer", h.Sender, "remote", c.RemoteAddr(), "err", err)
+		t.Log.Error("refusing a peer", "peer", h.Sender, "remote", c.RemoteAddr(), "err", err)
 		if known {
 			t.setRefused(h.Sender, err)
 		}
@@ -207,7 +173,7 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 		c.Close()
 		return
 	}
-	ctx, cancel := context.WithTimeout(t.ctx, t.opts.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(t.Ctx, t.opts.ConnectTimeout)
 	st, err := ys.AcceptStreamWithContext(ctx)
 	cancel()
 	var kind byte
@@ -215,16 +181,16 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 		kind, _, err = readHeader(st, t.opts.ConnectTimeout)
 	}
 	if err != nil || kind != streamElection {
-		t.log.Warn("session without an election stream; closing", "peer", h.Sender, "err", err)
+		t.Log.Warn("session without an election stream; closing", "peer", h.Sender, "err", err)
 		ys.Close()
 		return
 	}
 	c.SetDeadline(time.Time{})
-	if t.isClosed() {
+	if t.IsClosed() {
 		ys.Close()
 		return
 	}
-	t.sessions.Install(h.Sender, &session{ys: ys, elec: st, br: bufio.NewReaderSize(st, ioBuffer)}, order)
+	t.Pairs.Install(h.Sender, &session{ys: ys, elec: st, br: bufio.NewReaderSize(st, ioBuffer)}, order)
 }
 
 // poked answers a poke from a smaller peer that had no session to us. A
@@ -233,70 +199,35 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 // must not be torn down (it may already carry a ZAB link): ask the session
 // itself with a ping, and replace it only if that fails.
 func (t *Transport) poked(h hello) {
-	c := t.sessions.Current(h.Sender)
+	c := t.Pairs.Current(h.Sender)
 	if c == nil {
-		t.sessions.Ensure(h.Sender)
+		t.Pairs.Ensure(h.Sender)
 		return
 	}
 	s := c.(*session)
 	if s.remoteInc != h.Incarnation {
-		t.sessions.Redial(h.Sender, c)
+		t.Pairs.Redial(h.Sender, c)
 		return
 	}
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return
-	}
-	t.wg.Add(1)
-	t.mu.Unlock()
-	go func() {
-		defer t.wg.Done()
+	t.Go(func() {
 		if _, err := s.ys.Ping(); err != nil {
-			t.log.Debug("session failed a ping after a poke; reconnecting", "peer", h.Sender, "err", err)
-			t.sessions.Redial(h.Sender, c)
+			t.Log.Debug("session failed a ping after a poke; reconnecting", "peer", h.Sender, "err", err)
+			t.Pairs.Redial(h.Sender, c)
 		}
-	}()
+	})
 }
 
-// serveSession is pair.Hooks.Serve: the election stream's writer and
-// reader, and the loop accepting the peer's broadcast and bulk streams.
+// serveSession is pair.Hooks.Serve: the election stream, and the loop
+// accepting the peer's broadcast and bulk streams.
 func (t *Transport) serveSession(sid int64, pc pair.Conn) {
 	s := pc.(*session)
-	t.mu.Lock()
-	var q *link.Queue
-	if p := t.peers[sid]; p != nil {
-		q = p.vote
-	}
-	t.mu.Unlock()
-	if q == nil {
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(2)
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		if err := link.Pump(bufio.NewWriterSize(s.elec, ioBuffer), q, true, true, s.ys.CloseChan()); err != nil {
-			t.log.Debug("election write failed", "peer", sid, "err", err)
-		}
-		s.ys.Close()
-	}()
-	go func() {
-		defer wg.Done()
+		defer close(done)
 		t.acceptStreams(sid, s)
 	}()
-	for {
-		m, err := link.ReadFrame(s.br, link.ElectionFrameMax)
-		if err != nil {
-			if !isClosedErr(err) {
-				t.log.Warn("session dropped", "peer", sid, "err", err)
-			}
-			break
-		}
-		t.deliver(sid, ext.ChanElection, m)
-	}
-	s.ys.Close()
-	wg.Wait()
+	t.ServeElection(sid, s.elec, s.br, s.ys.CloseChan(), func() { s.ys.Close() })
+	<-done
 }
 
 // acceptStreams takes the broadcast and bulk streams the peer opens as a
@@ -320,7 +251,7 @@ func (t *Transport) acceptStreams(sid int64, s *session) {
 				st.Close()
 			}
 		default:
-			t.log.Warn("unknown stream kind; closing the session", "peer", sid, "kind", kind)
+			t.Log.Warn("unknown stream kind; closing the session", "peer", sid, "kind", kind)
 			s.ys.Close()
 			return
 		}

@@ -152,16 +152,31 @@ func (e *Ensemble) Addr(id int64) ext.PeerAddr {
 }
 
 // Link opens a ZAB link from learner to leader and waits until both ends
-// have it up and the leader got the FOLLOWERINFO.
+// have it up and the leader got the FOLLOWERINFO. Like a learner, it sends
+// the FOLLOWERINFO again after a Down (a connect that failed, say on a
+// machine too loaded to finish a handshake in time).
 func (e *Ensemble) Link(learner, leader int64) {
 	e.t.Helper()
 	l, d := e.N(learner), e.N(leader)
 	before := d.Rec.Count(learner, ext.ChanBroadcast)
-	ups := countUps(l.Rec.Events(leader, ext.ChanBroadcast))
 	dups := countUps(d.Rec.Events(learner, ext.ChanBroadcast))
-	MustSend(e.t, l.T, leader, ext.ChanBroadcast, Hello(learner))
+	for try := 0; ; try++ {
+		ev := l.Rec.Events(leader, ext.ChanBroadcast)
+		seen := len(ev)
+		if seen > 0 && ev[seen-1] {
+			seen++ // a live link is replaced: its Down comes first
+		}
+		MustSend(e.t, l.T, leader, ext.ChanBroadcast, Hello(learner))
+		l.Rec.Wait(e.t, "learner's Up or Down", func() bool { return len(l.Rec.Events(leader, ext.ChanBroadcast)) > seen })
+		if ev := l.Rec.Events(leader, ext.ChanBroadcast); ev[seen] {
+			break
+		}
+		if try == 5 {
+			e.t.Fatalf("%d could not open a link to %d in %d tries", learner, leader, try+1)
+		}
+		e.t.Logf("%d: link to %d went down before it came up; sending FOLLOWERINFO again", learner, leader)
+	}
 	d.Rec.WaitCount(e.t, learner, ext.ChanBroadcast, before+1)
-	l.Rec.Wait(e.t, "learner's Up", func() bool { return countUps(l.Rec.Events(leader, ext.ChanBroadcast)) > ups })
 	d.Rec.Wait(e.t, "leader's Up", func() bool { return countUps(d.Rec.Events(learner, ext.ChanBroadcast)) > dups })
 }
 
