@@ -112,7 +112,15 @@ func parse(args []string, stderr io.Writer) (*Config, outputs, error) {
 	}
 	specs := split(variants)
 	if len(specs) == 0 {
-		specs = DefaultSpecs()
+		// Every registered module that loads without options: one that
+		// needs some (an external plugin's path) is named, not guessed.
+		for _, spec := range DefaultSpecs() {
+			if _, err := ParseVariants([]string{spec}, RegistryLoader); err != nil {
+				fmt.Fprintf(stderr, "zabkit bench election: skipping %s: %v\n", spec, err)
+				continue
+			}
+			specs = append(specs, spec)
+		}
 	}
 	vs, err := ParseVariants(specs, RegistryLoader)
 	if err != nil {
