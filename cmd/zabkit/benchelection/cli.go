@@ -110,23 +110,27 @@ func parse(args []string, stderr io.Writer) (*Config, outputs, error) {
 	if fs.NArg() > 0 {
 		return nil, out, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	specs := split(variants)
-	if len(specs) == 0 {
+	if specs := split(variants); len(specs) > 0 {
+		vs, err := ParseVariants(specs, RegistryLoader)
+		if err != nil {
+			return nil, out, err
+		}
+		cfg.Variants = vs
+	} else {
 		// Every registered module that loads without options: one that
 		// needs some (an external plugin's path) is named, not guessed.
 		for _, spec := range DefaultSpecs() {
-			if _, err := ParseVariants([]string{spec}, RegistryLoader); err != nil {
+			vs, err := ParseVariants([]string{spec}, RegistryLoader)
+			if err != nil {
 				fmt.Fprintf(stderr, "zabkit bench election: skipping %s: %v\n", spec, err)
 				continue
 			}
-			specs = append(specs, spec)
+			cfg.Variants = append(cfg.Variants, vs...)
+		}
+		if len(cfg.Variants) == 0 {
+			return nil, out, errors.New("no election module loads without options; name variants with -variants")
 		}
 	}
-	vs, err := ParseVariants(specs, RegistryLoader)
-	if err != nil {
-		return nil, out, err
-	}
-	cfg.Variants = vs
 	for _, s := range split(nodes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 15 {
