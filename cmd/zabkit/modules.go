@@ -68,6 +68,11 @@ func init() {
 		New: func() any { return fleadaptive.DefaultOptions() },
 	})
 	registry.Register(registry.Module{
+		ID:  "election.external",
+		Doc: "an election algorithm served by a plugin binary over gRPC (option plugin; restarted within a budget if it dies, resuming its round from the persisted vote; docs/plugins.md)",
+		New: func() any { return &host.ElectionModule{} },
+	})
+	registry.Register(registry.Module{
 		ID:  "election.raftprevote",
 		Doc: "Raft-style election with pre-vote: randomised timeouts, one persisted vote per term, votes only for an up-to-date candidate; zabkit-only messages (options: electionTimeoutMin, electionTimeoutMax, preVote)",
 		New: func() any { return raftprevote.DefaultOptions() },
