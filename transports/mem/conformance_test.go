@@ -8,7 +8,7 @@ import (
 	"github.com/zabkit/zabkit/transports/mem"
 )
 
-func env(t *testing.T) transporttest.Env {
+func env(t testing.TB) transporttest.Env {
 	n := mem.NewNetwork()
 	t.Cleanup(n.Close)
 	return transporttest.Env{
@@ -24,3 +24,5 @@ func env(t *testing.T) transporttest.Env {
 }
 
 func TestConformance(t *testing.T) { transporttest.Run(t, env) }
+
+func BenchmarkBroadcast(b *testing.B) { transporttest.BenchmarkBroadcast(b, env, 128) }

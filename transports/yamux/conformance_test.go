@@ -12,7 +12,7 @@ import (
 
 func quiet() *slog.Logger { return nettest.Logger() }
 
-func env(t *testing.T) transporttest.Env {
+func env(t testing.TB) transporttest.Env {
 	return transporttest.Env{
 		New: func(queue int) ext.Transport {
 			return yamux.New(yamux.Options{SendQueue: queue, Logger: quiet()})
@@ -29,3 +29,5 @@ func env(t *testing.T) transporttest.Env {
 }
 
 func TestConformance(t *testing.T) { transporttest.Run(t, env) }
+
+func BenchmarkBroadcast(b *testing.B) { transporttest.BenchmarkBroadcast(b, env, 128) }

@@ -49,7 +49,7 @@ type Env struct {
 }
 
 // Factory makes a fresh Env for each subtest.
-type Factory func(t *testing.T) Env
+type Factory func(t testing.TB) Env
 
 // Run runs the whole kit.
 func Run(t *testing.T, f Factory) {
@@ -83,7 +83,7 @@ type Node struct {
 
 // Ensemble is a set of servers sharing one member list.
 type Ensemble struct {
-	t     *testing.T
+	t     testing.TB
 	env   Env
 	queue int
 	Addrs []ext.PeerAddr
@@ -92,7 +92,7 @@ type Ensemble struct {
 
 // NewEnsemble allocates addresses for ids and starts a transport for each
 // id in start (nil: all).
-func NewEnsemble(t *testing.T, env Env, queue int, ids []int64, start ...int64) *Ensemble {
+func NewEnsemble(t testing.TB, env Env, queue int, ids []int64, start ...int64) *Ensemble {
 	e := &Ensemble{t: t, env: env, queue: queue, Addrs: env.Addrs(ids...), nodes: map[int64]*Node{}}
 	if start == nil {
 		start = ids
