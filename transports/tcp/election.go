@@ -92,7 +92,7 @@ func (t *Transport) dialElection(ctx context.Context, p ext.PeerAddr, keep bool)
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetWriteDeadline(dl)
 	}
-	if _, err := c.Write(appendHandshake(nil, t.Self, t.Me.ElectionAddr)); err != nil {
+	if _, err := c.Write(appendHandshake(nil, t.b.Self, t.b.Me.ElectionAddr)); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -110,34 +110,34 @@ func (t *Transport) acceptElection(c net.Conn, order uint64) {
 	c.SetReadDeadline(time.Now().Add(t.opts.ConnectTimeout))
 	br := bufio.NewReaderSize(c, ioBuffer)
 	sid, addr, err := readHandshake(br)
-	if !t.Handshaken(c) {
+	if !t.b.Handshaken(c) {
 		return
 	}
 	if err != nil {
-		t.Log.Warn("election handshake failed; closing", "remote", c.RemoteAddr(), "err", err)
+		t.b.Log.Warn("election handshake failed; closing", "remote", c.RemoteAddr(), "err", err)
 		c.Close()
 		return
 	}
 	c.SetReadDeadline(time.Time{})
 	switch {
-	case sid == t.Self:
-		t.Log.Warn("election connection from a server with our own id; ignoring", "remote", c.RemoteAddr(), "addr", addr)
+	case sid == t.b.Self:
+		t.b.Log.Warn("election connection from a server with our own id; ignoring", "remote", c.RemoteAddr(), "addr", addr)
 		c.Close()
-	case !t.Pairs.Known(sid):
-		t.Log.Warn("election connection from an unknown server; closing", "peer", sid, "addr", addr)
+	case !t.b.Pairs.Known(sid):
+		t.b.Log.Warn("election connection from an unknown server; closing", "peer", sid, "addr", addr)
 		c.Close()
-	case sid < t.Self:
+	case sid < t.b.Self:
 		// Only a connection dialled by the larger sid survives: hang up
 		// and dial back.
 		c.Close()
-		t.Pairs.Redial(sid, nil)
+		t.b.Pairs.Redial(sid, nil)
 	default:
-		t.Pairs.Install(sid, newElecConn(c, br), order)
+		t.b.Pairs.Install(sid, newElecConn(c, br), order)
 	}
 }
 
 // serveElection is pair.Hooks.Serve.
 func (t *Transport) serveElection(sid int64, pc pair.Conn) {
 	e := pc.(*elecConn)
-	t.ServeElection(sid, e.c, e.br, e.done, func() { e.Close() })
+	t.b.ServeElection(sid, e.c, e.br, e.done, func() { e.Close() })
 }

@@ -31,7 +31,7 @@ type qlink struct {
 }
 
 func (t *Transport) newQlink(c net.Conn, br *bufio.Reader) *qlink {
-	ctx, cancel := context.WithCancel(t.Ctx)
+	ctx, cancel := context.WithCancel(t.b.Ctx)
 	return &qlink{q: link.NewQueue(t.opts.SendQueue, t.opts.SendQueueBytes), ctx: ctx, cancel: cancel, c: c, br: br}
 }
 
@@ -82,7 +82,7 @@ func (t *Transport) acceptQuorum(c net.Conn, order uint64) {
 	c.SetReadDeadline(time.Now().Add(t.opts.ConnectTimeout))
 	br := bufio.NewReaderSize(c, ioBuffer)
 	first, err := readGreeting(br, 2*t.opts.MaxBuffer)
-	if !t.Handshaken(c) {
+	if !t.b.Handshaken(c) {
 		return
 	}
 	var sid int64
@@ -90,21 +90,21 @@ func (t *Transport) acceptQuorum(c net.Conn, order uint64) {
 		sid, err = learnerID(first)
 	}
 	if err != nil {
-		t.Log.Warn("quorum connection without a valid learner greeting; closing", "remote", c.RemoteAddr(), "err", err)
+		t.b.Log.Warn("quorum connection without a valid learner greeting; closing", "remote", c.RemoteAddr(), "err", err)
 		c.Close()
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	p := t.Peer(sid)
+	p := t.b.Peer(sid)
 	if p == nil {
-		t.Log.Warn("quorum connection from an unknown server; closing", "peer", sid, "remote", c.RemoteAddr())
+		t.b.Log.Warn("quorum connection from an unknown server; closing", "peer", sid, "remote", c.RemoteAddr())
 		c.Close()
 		return
 	}
 	l := t.newQlink(c, br)
 	l.first = first
-	if !t.Accepted(p, l, order) {
-		t.Log.Info("quorum connection superseded by a newer one; closed", "peer", sid)
+	if !t.b.Accepted(p, l, order) {
+		t.b.Log.Info("quorum connection superseded by a newer one; closed", "peer", sid)
 	}
 }
 
@@ -151,12 +151,12 @@ func (t *Transport) serveQuorum(p *base.Peer, bl base.Link) {
 	go func() {
 		defer wg.Done()
 		if err := link.Pump(bufio.NewWriterSize(c, ioBuffer), l.q, false, false, l.ctx.Done()); err != nil {
-			t.Log.Debug("quorum write failed", "peer", p.ID, "err", err)
+			t.b.Log.Debug("quorum write failed", "peer", p.ID, "err", err)
 		}
 		l.Close()
 	}()
 	if err := t.readQuorum(p.ID, br, l.first); !base.IsClosedErr(err) && !l.Closed() {
-		t.Log.Warn("quorum connection dropped", "peer", p.ID, "err", err)
+		t.b.Log.Warn("quorum connection dropped", "peer", p.ID, "err", err)
 	}
 	l.Close()
 	wg.Wait()
@@ -164,15 +164,15 @@ func (t *Transport) serveQuorum(p *base.Peer, bl base.Link) {
 
 func (t *Transport) readQuorum(from int64, br *bufio.Reader, first []byte) error {
 	if first != nil {
-		t.Deliver(from, ext.ChanBroadcast, first)
+		t.b.Deliver(from, ext.ChanBroadcast, first)
 	}
-	bulk := func(b []byte) { t.Deliver(from, ext.ChanBulk, b) }
+	bulk := func(b []byte) { t.b.Deliver(from, ext.ChanBulk, b) }
 	for {
 		pkt, typ, err := readPacket(br, 2*t.opts.MaxBuffer)
 		if err != nil {
 			return err
 		}
-		t.Deliver(from, ext.ChanBroadcast, pkt)
+		t.b.Deliver(from, ext.ChanBroadcast, pkt)
 		if typ == link.PktSnap {
 			if _, err := scanSnapshot(br, 2*t.opts.MaxBuffer, t.opts.BulkChunk, bulk); err != nil {
 				return err

@@ -65,7 +65,7 @@ var (
 
 // Transport speaks Apache ZooKeeper 3.8's election and quorum protocols.
 type Transport struct {
-	base.Base
+	b        base.Base
 	opts     Options
 	elecLn   net.Listener
 	quorumLn net.Listener
@@ -86,7 +86,7 @@ func (t *Transport) Start(ctx context.Context, cfg ext.TransportConfig, inbox ex
 		Connect:    t.connectLearner,
 		Serve:      t.serveQuorum,
 	}
-	err := t.Base.Start(ctx, cfg, inbox, t.opts.Logger, t.opts.ConnectTimeout, hooks,
+	err := t.b.Start(ctx, cfg, inbox, t.opts.Logger, t.opts.ConnectTimeout, hooks,
 		func(ctx context.Context, me ext.PeerAddr) ([]net.Listener, error) {
 			var lc net.ListenConfig
 			eln, err := lc.Listen(ctx, "tcp", me.ElectionAddr)
@@ -104,17 +104,27 @@ func (t *Transport) Start(ctx context.Context, cfg ext.TransportConfig, inbox ex
 	if err != nil {
 		return err
 	}
-	t.Accept(t.elecLn, t.acceptElection)
-	t.Accept(t.quorumLn, t.acceptQuorum)
+	t.b.Accept(t.elecLn, t.acceptElection)
+	t.b.Accept(t.quorumLn, t.acceptQuorum)
 	return nil
 }
 
 // Send queues msgs for peer `to`; see ext.Transport. ChanBulk shares the
 // quorum connection with ChanBroadcast.
 func (t *Transport) Send(to int64, ch ext.Channel, msgs ...[]byte) error {
-	return t.Base.Send(to, ch, msgs)
+	return t.b.Send(to, ch, msgs)
 }
 
 // ElectionAddr and QuorumAddr are the bound listen addresses.
 func (t *Transport) ElectionAddr() net.Addr { return t.elecLn.Addr() }
 func (t *Transport) QuorumAddr() net.Addr   { return t.quorumLn.Addr() }
+
+// Disconnect drops the link to peer on ch; see ext.Transport.
+func (t *Transport) Disconnect(peer int64, ch ext.Channel) { t.b.Disconnect(peer, ch) }
+
+// SetPeers replaces the member list; see ext.Transport.
+func (t *Transport) SetPeers(peers []ext.PeerAddr) error { return t.b.SetPeers(peers) }
+
+// Close stops listening, closes every connection and waits for the
+// transport's goroutines: the inbox hears nothing after Close returns.
+func (t *Transport) Close() error { return t.b.Close() }

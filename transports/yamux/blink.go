@@ -33,7 +33,7 @@ type blink struct {
 }
 
 func (t *Transport) newBlink(id uint64) *blink {
-	ctx, cancel := context.WithCancel(t.Ctx)
+	ctx, cancel := context.WithCancel(t.b.Ctx)
 	return &blink{
 		id:       id,
 		bq:       link.NewQueue(t.opts.SendQueue, t.opts.SendQueueBytes),
@@ -119,7 +119,7 @@ func (t *Transport) openStreams(p *base.Peer, bl base.Link) error {
 	b := bl.(*blink)
 	ctx, cancel := context.WithTimeout(b.ctx, t.opts.ConnectTimeout)
 	defer cancel()
-	c, err := t.Pairs.Wait(ctx, p.ID)
+	c, err := t.b.Pairs.Wait(ctx, p.ID)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (t *Transport) openStreams(p *base.Peer, bl base.Link) error {
 
 // acceptLink installs the link a learner opened with its broadcast stream.
 func (t *Transport) acceptLink(sid int64, s *session, id uint64, st *hy.Stream) {
-	p := t.Peer(sid)
+	p := t.b.Peer(sid)
 	if p == nil {
 		st.Close()
 		return
@@ -157,17 +157,17 @@ func (t *Transport) acceptLink(sid int64, s *session, id uint64, st *hy.Stream) 
 	b.attach(s, st, nil)
 	// Streams arrive in the order they were opened, so this link is the
 	// newest from that peer.
-	t.Accepted(p, b, t.Pairs.NextOrder())
+	t.b.Accepted(p, b, t.b.Pairs.NextOrder())
 }
 
 // attachBulk gives the current link with this id, on this session, its
 // bulk stream.
 func (t *Transport) attachBulk(sid int64, s *session, id uint64, st *hy.Stream) bool {
-	p := t.Peer(sid)
+	p := t.b.Peer(sid)
 	if p == nil {
 		return false
 	}
-	b, ok := t.LinkOf(p).(*blink)
+	b, ok := t.b.LinkOf(p).(*blink)
 	if !ok || b.id != id {
 		return false
 	}
@@ -219,7 +219,7 @@ func (t *Transport) serveLink(p *base.Peer, bl base.Link) {
 
 func (t *Transport) pump(peer int64, b *blink, st *hy.Stream, q *link.Queue) {
 	if err := link.Pump(bufio.NewWriterSize(st, ioBuffer), q, true, false, b.ctx.Done()); !base.IsClosedErr(err, closedErrs...) {
-		t.Log.Debug("link write failed", "peer", peer, "err", err)
+		t.b.Log.Debug("link write failed", "peer", peer, "err", err)
 	}
 	b.Close()
 }
@@ -230,11 +230,11 @@ func (t *Transport) read(peer int64, b *blink, st *hy.Stream, ch ext.Channel, li
 		m, err := link.ReadFrame(br, limit)
 		if err != nil {
 			if !base.IsClosedErr(err, closedErrs...) && !b.Closed() {
-				t.Log.Warn("link dropped", "peer", peer, "channel", ch, "err", err)
+				t.b.Log.Warn("link dropped", "peer", peer, "channel", ch, "err", err)
 			}
 			break
 		}
-		t.Deliver(peer, ch, m)
+		t.b.Deliver(peer, ch, m)
 	}
 	b.Close()
 }

@@ -68,7 +68,7 @@ func (t *Transport) dial(ctx context.Context, p ext.PeerAddr, keep bool) (pair.C
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	h := &hello{ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Sender: t.Self, Target: p.ID, Incarnation: t.incarnation}
+	h := &hello{ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Sender: t.b.Self, Target: p.ID, Incarnation: t.incarnation}
 	var a answer
 	br := bufio.NewReaderSize(c, 512)
 	if err := writeRecord(c, h); err == nil {
@@ -82,7 +82,7 @@ func (t *Transport) dial(ctx context.Context, p ext.PeerAddr, keep bool) (pair.C
 	case a.Status == statusRefused:
 		c.Close()
 		err := fmt.Errorf("%w: server %d refused us: %s", ext.ErrRefused, p.ID, a.Reason)
-		t.Log.Error("handshake refused", "peer", p.ID, "err", err)
+		t.b.Log.Error("handshake refused", "peer", p.ID, "err", err)
 		t.setRefused(p.ID, err)
 		return nil, err
 	case a.Sid != p.ID:
@@ -125,26 +125,26 @@ func (b bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // accept runs the acceptor's side of the handshake.
 func (t *Transport) accept(c net.Conn, order uint64) {
-	defer t.Handshaken(c)
+	defer t.b.Handshaken(c)
 	c.SetDeadline(time.Now().Add(t.opts.ConnectTimeout))
 	br := bufio.NewReaderSize(c, 512)
 	var h hello
 	if err := readRecord(br, &h); err != nil {
-		t.Log.Warn("not a zabkit handshake; closing", "remote", c.RemoteAddr(), "err", err)
+		t.b.Log.Warn("not a zabkit handshake; closing", "remote", c.RemoteAddr(), "err", err)
 		c.Close()
 		return
 	}
-	a := answer{Status: statusAccept, Sid: t.Self, ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Incarnation: t.incarnation}
-	known := h.Sender != t.Self && t.Pairs.Known(h.Sender)
+	a := answer{Status: statusAccept, Sid: t.b.Self, ProtocolVersion: t.version, ElectionAlgorithm: t.alg, Incarnation: t.incarnation}
+	known := h.Sender != t.b.Self && t.b.Pairs.Known(h.Sender)
 	switch {
-	case h.Target != t.Self:
-		a.Status, a.Reason = statusRefused, fmt.Sprintf("this is server %d, not %d", t.Self, h.Target)
+	case h.Target != t.b.Self:
+		a.Status, a.Reason = statusRefused, fmt.Sprintf("this is server %d, not %d", t.b.Self, h.Target)
 	case !known:
 		a.Status, a.Reason = statusRefused, fmt.Sprintf("server %d is not a member here", h.Sender)
 	default:
 		if why := mismatch(t.version, h.ProtocolVersion, t.alg, h.ElectionAlgorithm); why != "" {
 			a.Status, a.Reason = statusRefused, why
-		} else if h.Sender < t.Self {
+		} else if h.Sender < t.b.Self {
 			a.Status = statusDialBack
 		}
 	}
@@ -155,7 +155,7 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 	switch a.Status {
 	case statusRefused:
 		err := fmt.Errorf("%w: server %d: %s", ext.ErrRefused, h.Sender, a.Reason)
-		t.Log.Error("refusing a peer", "peer", h.Sender, "remote", c.RemoteAddr(), "err", err)
+		t.b.Log.Error("refusing a peer", "peer", h.Sender, "remote", c.RemoteAddr(), "err", err)
 		if known {
 			t.setRefused(h.Sender, err)
 		}
@@ -173,7 +173,7 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 		c.Close()
 		return
 	}
-	ctx, cancel := context.WithTimeout(t.Ctx, t.opts.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(t.b.Ctx, t.opts.ConnectTimeout)
 	st, err := ys.AcceptStreamWithContext(ctx)
 	cancel()
 	var kind byte
@@ -181,16 +181,16 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 		kind, _, err = readHeader(st, t.opts.ConnectTimeout)
 	}
 	if err != nil || kind != streamElection {
-		t.Log.Warn("session without an election stream; closing", "peer", h.Sender, "err", err)
+		t.b.Log.Warn("session without an election stream; closing", "peer", h.Sender, "err", err)
 		ys.Close()
 		return
 	}
 	c.SetDeadline(time.Time{})
-	if t.IsClosed() {
+	if t.b.IsClosed() {
 		ys.Close()
 		return
 	}
-	t.Pairs.Install(h.Sender, &session{ys: ys, elec: st, br: bufio.NewReaderSize(st, ioBuffer)}, order)
+	t.b.Pairs.Install(h.Sender, &session{ys: ys, elec: st, br: bufio.NewReaderSize(st, ioBuffer)}, order)
 }
 
 // poked answers a poke from a smaller peer that had no session to us. A
@@ -199,20 +199,20 @@ func (t *Transport) accept(c net.Conn, order uint64) {
 // must not be torn down (it may already carry a ZAB link): ask the session
 // itself with a ping, and replace it only if that fails.
 func (t *Transport) poked(h hello) {
-	c := t.Pairs.Current(h.Sender)
+	c := t.b.Pairs.Current(h.Sender)
 	if c == nil {
-		t.Pairs.Ensure(h.Sender)
+		t.b.Pairs.Ensure(h.Sender)
 		return
 	}
 	s := c.(*session)
 	if s.remoteInc != h.Incarnation {
-		t.Pairs.Redial(h.Sender, c)
+		t.b.Pairs.Redial(h.Sender, c)
 		return
 	}
-	t.Go(func() {
+	t.b.Go(func() {
 		if _, err := s.ys.Ping(); err != nil {
-			t.Log.Debug("session failed a ping after a poke; reconnecting", "peer", h.Sender, "err", err)
-			t.Pairs.Redial(h.Sender, c)
+			t.b.Log.Debug("session failed a ping after a poke; reconnecting", "peer", h.Sender, "err", err)
+			t.b.Pairs.Redial(h.Sender, c)
 		}
 	})
 }
@@ -226,7 +226,7 @@ func (t *Transport) serveSession(sid int64, pc pair.Conn) {
 		defer close(done)
 		t.acceptStreams(sid, s)
 	}()
-	t.ServeElection(sid, s.elec, s.br, s.ys.CloseChan(), func() { s.ys.Close() })
+	t.b.ServeElection(sid, s.elec, s.br, s.ys.CloseChan(), func() { s.ys.Close() })
 	<-done
 }
 
@@ -251,7 +251,7 @@ func (t *Transport) acceptStreams(sid int64, s *session) {
 				st.Close()
 			}
 		default:
-			t.Log.Warn("unknown stream kind; closing the session", "peer", sid, "kind", kind)
+			t.b.Log.Warn("unknown stream kind; closing the session", "peer", sid, "kind", kind)
 			s.ys.Close()
 			return
 		}

@@ -101,7 +101,7 @@ var (
 // Transport multiplexes the election, broadcast and bulk channels to each
 // peer over one TCP connection.
 type Transport struct {
-	base.Base
+	b       base.Base
 	opts    Options
 	ycfg    *hy.Config
 	alg     string
@@ -135,7 +135,7 @@ func (t *Transport) Start(ctx context.Context, cfg ext.TransportConfig, inbox ex
 		Serve:      t.serveLink,
 		ClosedErrs: closedErrs,
 	}
-	err := t.Base.Start(ctx, cfg, inbox, t.opts.Logger, t.opts.ConnectTimeout, hooks,
+	err := t.b.Start(ctx, cfg, inbox, t.opts.Logger, t.opts.ConnectTimeout, hooks,
 		func(ctx context.Context, me ext.PeerAddr) ([]net.Listener, error) {
 			var lc net.ListenConfig
 			ln, err := lc.Listen(ctx, "tcp", me.QuorumAddr)
@@ -149,7 +149,7 @@ func (t *Transport) Start(ctx context.Context, cfg ext.TransportConfig, inbox ex
 		return err
 	}
 	t.ycfg = t.yamuxConfig()
-	t.Accept(t.ln, t.accept)
+	t.b.Accept(t.ln, t.accept)
 	return nil
 }
 
@@ -162,7 +162,7 @@ func (t *Transport) yamuxConfig() *hy.Config {
 	c.StreamOpenTimeout = t.opts.StreamOpenTimeout
 	c.StreamCloseTimeout = t.opts.StreamCloseTimeout
 	c.MaxStreamWindowSize = uint32(t.opts.MaxStreamWindow)
-	c.LogOutput = logWriter{t.Log}
+	c.LogOutput = logWriter{t.b.Log}
 	return c
 }
 
@@ -185,11 +185,11 @@ func (t *Transport) Send(to int64, ch ext.Channel, msgs ...[]byte) error {
 		err := t.refused[to]
 		t.refusedMu.Unlock()
 		if err != nil {
-			t.Pairs.Ensure(to)
+			t.b.Pairs.Ensure(to)
 			return err
 		}
 	}
-	return t.Base.Send(to, ch, msgs)
+	return t.b.Send(to, ch, msgs)
 }
 
 // Addr is the bound listen address.
@@ -208,3 +208,13 @@ func (t *Transport) setRefused(peer int64, err error) {
 
 // closedErrs are yamux's ordinary ends of a stream or session.
 var closedErrs = []error{hy.ErrSessionShutdown, hy.ErrStreamClosed, hy.ErrTimeout, hy.ErrConnectionReset}
+
+// Disconnect drops the link to peer on ch; see ext.Transport.
+func (t *Transport) Disconnect(peer int64, ch ext.Channel) { t.b.Disconnect(peer, ch) }
+
+// SetPeers replaces the member list; see ext.Transport.
+func (t *Transport) SetPeers(peers []ext.PeerAddr) error { return t.b.SetPeers(peers) }
+
+// Close stops listening, closes every connection and waits for the
+// transport's goroutines: the inbox hears nothing after Close returns.
+func (t *Transport) Close() error { return t.b.Close() }
