@@ -323,3 +323,12 @@ func (f *ElectionFactory) forget(gen, id uint64) {
 	defer cancel()
 	_, _ = p.rpc.CloseElection(ctx, &pb.InstanceRequest{Instance: id})
 }
+
+// PluginPID is the running plugin process's id, 0 while it is down: what
+// an operator looks for in ps, and what tests kill.
+func (f *ElectionFactory) PluginPID() int {
+	if p := f.current(); p != nil {
+		return p.pid()
+	}
+	return 0
+}
