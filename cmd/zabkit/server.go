@@ -32,7 +32,8 @@ const (
 	exitConfig     = 2 // bad configuration or arguments
 	exitStoreFault = 3 // the store failed: durability unknown, stopped acknowledging
 	// exitPluginFailed: a store plugin (store.external) kept failing past
-	// its restart budget, or came back as another database.
+	// its restart budget, or came back as another database; or an
+	// election plugin (election.external) kept failing past its budget.
 	exitPluginFailed = 4
 )
 
@@ -142,6 +143,8 @@ func runNode(ctx context.Context, res *confload.Result, log *slog.Logger, ln net
 			return false
 		}
 	}
+	// electionLost is closed if the election plugin was given up on.
+	var electionLost <-chan struct{}
 	if rs != nil {
 		// The node stops at once when the store fails, whether or not a
 		// write notices: a leader must not go on leading on a dead store.
@@ -178,6 +181,19 @@ func runNode(ctx context.Context, res *confload.Result, log *slog.Logger, ln net
 			return exitConfig, false
 		}
 		n.Transport, n.Election = tr, el
+		// An election plugin (election.external) given up on past its
+		// restart budget stops the node: exit code 4.
+		if gu, ok := el.(interface{ Failed() <-chan struct{} }); ok {
+			electionLost = gu.Failed()
+			go func() {
+				select {
+				case <-electionLost:
+					log.Error("giving up: the election plugin cannot be brought back; exiting", "module", cfg.Election.Module, "exit_code", exitPluginFailed)
+					cancel()
+				case <-runCtx.Done():
+				}
+			}()
+		}
 		log.Info("ensemble member", "myid", cfg.MyID, "servers", len(cfg.Servers),
 			"transport", cfg.Transport.Module, "election", cfg.Election.Module)
 	}
@@ -210,7 +226,13 @@ func runNode(ctx context.Context, res *confload.Result, log *slog.Logger, ln net
 	}
 	log.Info("zabkit starting", "version", admin.Version(), "client", n.Server().Addr().String(),
 		"store", cfg.Store.Module, "dataDir", cfg.DataDir, "config", res.Format+" "+res.File)
-	if err := n.Run(runCtx); err != nil {
+	err = n.Run(runCtx)
+	select {
+	case <-electionLost:
+		return exitPluginFailed, false
+	default:
+	}
+	if err != nil {
 		log.Error("server stopped", "err", err)
 		if errors.Is(err, node.ErrStoreFailure) {
 			return exitStoreFault, true
