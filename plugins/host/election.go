@@ -53,27 +53,19 @@ type ElectionConfig struct {
 }
 
 func (c *ElectionConfig) defaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.RPCTimeout, 2 * time.Second}, {&c.HealthInterval, time.Second}, {&c.RetryDelay, 100 * time.Millisecond}} {
+		if *d.v <= 0 {
+			*d.v = d.def
 		}
 	}
-	def(&c.RPCTimeout, 2*time.Second)
-	def(&c.HealthInterval, time.Second)
-	def(&c.RetryDelay, 100*time.Millisecond)
-	def(&c.RestartWindow, 10*time.Minute)
-	def(&c.BackoffMin, 200*time.Millisecond)
-	def(&c.BackoffMax, 10*time.Second)
-	switch {
-	case c.Restarts < 0:
-		c.Restarts = 0
-	case c.Restarts == 0:
-		c.Restarts = 5
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	c.Launch.Logger = c.Logger
+	// The restart budget and the logger default as store.external's do.
+	sc := StoreConfig{Restarts: c.Restarts, RestartWindow: c.RestartWindow, BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax, Logger: c.Logger}
+	sc.defaults()
+	c.Restarts, c.RestartWindow, c.BackoffMin, c.BackoffMax = sc.Restarts, sc.RestartWindow, sc.BackoffMin, sc.BackoffMax
+	c.Logger, c.Launch.Logger = sc.Logger, sc.Logger
 }
 
 // ElectionFactory is an ext.ElectionFactory served by a plugin process:
