@@ -131,9 +131,16 @@ func (f *ElectionFactory) start() (*electionProc, error) {
 	return &electionProc{launched: l, rpc: rpc, ctx: ctx, stop: stop}, nil
 }
 
-// install makes p the current process and starts pinging it.
+// install makes p the current process and starts pinging it; after
+// Close it ends p instead.
 func (f *ElectionFactory) install(p *electionProc) {
 	f.mu.Lock()
+	if f.ctx.Err() != nil {
+		f.mu.Unlock()
+		p.stop()
+		p.kill()
+		return
+	}
 	f.gen++
 	p.gen = f.gen
 	f.proc, f.restarting = p, false
@@ -272,8 +279,8 @@ func call[T any](f *ElectionFactory, p *electionProc, fn func(ctx context.Contex
 
 // Close ends the plugin process; instances answer as if it were down.
 func (f *ElectionFactory) Close() error {
-	f.cancel()
 	f.mu.Lock()
+	f.cancel() // under the lock: install sees it
 	p := f.proc
 	f.proc = nil
 	f.mu.Unlock()
