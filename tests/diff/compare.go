@@ -27,6 +27,8 @@ var (
 		"3.8.4 checks READ on exists of an existing node; 3.8.0 does not (spec trap 8)"}
 	AllowNotifyNeedsRead = Allowance{"notification-needs-READ",
 		"3.8.4 delivers a watch event only to connections with READ on the node; 3.8.0 delivers it regardless (spec trap 8)"}
+	AllowWatchesPerMember = Allowance{"checkWatches-sees-one-member",
+		"each ensemble member keeps its own watch table, so checkWatches on a member answers for the connections to that member only (Apache ZooKeeper ensembles do the same), while a standalone reference sees every session's watches; applied whatever the kinds, only when side A is an ensemble with another session open on another member, and only to A's NOWATCHER against B's OK"}
 	AllowTaintedWatch = Allowance{"exists-watch-only-on-3.8.0",
 		"an exists(watch) that 3.8.4 refused for lack of READ set a watch on 3.8.0 only; with 3.8's one watch mode per path it may also have replaced a persistent watch there, so that session's events on the path and below, and its removeWatches there, may differ for the rest of the session"}
 )
@@ -149,6 +151,9 @@ func Compare(op Op, a, b *Outcome, mixed bool, m *ACLModel) (used []Allowance, d
 			if r := op.Req.(*jute.PathWatchRequest); r.Watch {
 				m.tainted[taint{op.Slot, r.Path}] = true
 			}
+		case op.Code == jute.OpCheckWatches && a.WatchersElsewhere &&
+			a.Err == int32(zkerr.NoWatcher) && b.Err == 0:
+			used = append(used, AllowWatchesPerMember)
 		case mixed && (op.Code == jute.OpRemoveWatches && m.isTainted(op.Slot, op.Req.(*jute.WatchTypeRequest).Path, false) ||
 			// checkWatches answers for any connection's watch on the path
 			// (3.8 quirk), so any slot's taint counts.

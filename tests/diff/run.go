@@ -70,20 +70,41 @@ type Outcome struct {
 	Deleted []string
 	// AuthOK is set for a successful addAuth.
 	AuthOK bool
+	// WatchersElsewhere is set when another session was open on another
+	// ensemble member than the op's, where its watches are out of the
+	// op's member's sight.
+	WatchersElsewhere bool
 }
 
-// Runner executes ops against one server.
+// Runner executes ops against one server or one ensemble.
 type Runner struct {
-	Name   string
-	Addr   string
-	conns  [Slots]*zkraw.Conn
-	labels map[int64]string
-	opened int
+	Name string
+	// Addrs are the servers sessions open on: each new session on the
+	// next one in turn, so on an ensemble they move between members.
+	Addrs []string
+	// CatchUp makes the barrier ping each open session until its server
+	// reports a zxid (the last it applied) at least as high as any reply
+	// so far. An ensemble member may answer before it has applied a write
+	// acknowledged by another member, so without this what a session reads
+	// or hears after an op would depend on timing. Pings rather than
+	// syncs: pings take no xid, so both sides' xids stay alike however many
+	// it takes, and the barrier does not lean on sync, which is under test.
+	CatchUp bool
+	// ZxidBase, when not zero, is subtracted from every positive zxid
+	// rendered, so servers whose histories before the test differ (an
+	// ensemble's epoch, the sessions its start-up probes opened) compare
+	// by how many txns each op is after the base.
+	ZxidBase int64
+	conns    [Slots]*zkraw.Conn
+	at       [Slots]string // the server each slot's session is on
+	labels   map[int64]string
+	opened   int
+	seen     int64 // highest zxid a reply carried
 }
 
-// NewRunner returns a runner for the server at addr.
-func NewRunner(name, addr string) *Runner {
-	return &Runner{Name: name, Addr: addr, labels: map[int64]string{}}
+// NewRunner returns a runner whose sessions open on addrs in turn.
+func NewRunner(name string, addrs ...string) *Runner {
+	return &Runner{Name: name, Addrs: addrs, labels: map[int64]string{}}
 }
 
 // Close ends every open session.
@@ -109,7 +130,8 @@ func (r *Runner) Exec(ctx context.Context, op Op) (*Outcome, error) {
 	}
 	switch op.Kind {
 	case KindOpen:
-		c, err := zkraw.Dial(ctx, r.Addr, zkraw.Options{Timeout: SessionTimeout})
+		addr := r.Addrs[r.opened%len(r.Addrs)]
+		c, err := zkraw.Dial(ctx, addr, zkraw.Options{Timeout: SessionTimeout})
 		if err != nil {
 			if errors.Is(err, zkraw.ErrSessionInvalid) {
 				o.Reply = "handshake refused: " + err.Error()
@@ -122,6 +144,7 @@ func (r *Runner) Exec(ctx context.Context, op Op) (*Outcome, error) {
 		label := fmt.Sprintf("S%d", r.opened)
 		r.labels[c.SessionID()] = label
 		r.conns[op.Slot] = c
+		r.at[op.Slot] = addr
 		resp := c.Response()
 		o.Reply = fmt.Sprintf("session %s timeout=%d readOnly=%v/%v passwdLen=%d", label, resp.TimeOut, resp.SendReadOnly, resp.ReadOnly, len(resp.Passwd))
 	case KindClose:
@@ -137,6 +160,11 @@ func (r *Runner) Exec(ctx context.Context, op Op) (*Outcome, error) {
 		o.AuthOK = err == nil && f.Header.Err == 0
 		o.PreEvents = toEvents(c.Events())
 	default:
+		for i, c := range r.conns {
+			if c != nil && r.at[i] != r.at[op.Slot] {
+				o.WatchersElsewhere = true
+			}
+		}
 		c := r.conns[op.Slot]
 		f, err := c.Call(ctx, op.Code, op.Req)
 		if err != nil && !errors.Is(err, zkraw.ErrClosed) && !errors.Is(err, zkraw.ErrOutOfOrder) {
@@ -148,14 +176,30 @@ func (r *Runner) Exec(ctx context.Context, op Op) (*Outcome, error) {
 			r.conns[op.Slot] = nil
 		}
 	}
+	var pings [Slots]*zkraw.Frame
+	var errs [Slots]error
+	for i, c := range r.conns {
+		if c != nil {
+			pings[i], errs[i] = c.Ping(ctx)
+			if errs[i] == nil {
+				// A member that made a session had applied its
+				// createSession, which no reply names: the pings do.
+				r.seen = max(r.seen, pings[i].Header.Zxid)
+			}
+		}
+	}
 	for i, c := range r.conns {
 		if c == nil {
 			continue
 		}
-		f, err := c.Ping(ctx)
+		f, err := pings[i], errs[i]
+		for r.CatchUp && err == nil && f.Header.Zxid < r.seen {
+			time.Sleep(time.Millisecond)
+			f, err = c.Ping(ctx)
+		}
 		switch {
 		case err == nil:
-			o.Pings[i] = fmt.Sprintf("xid=%d zxid=%#x err=%d", f.Header.Xid, f.Header.Zxid, f.Header.Err)
+			o.Pings[i] = fmt.Sprintf("xid=%d zxid=%s err=%d", f.Header.Xid, r.zxid(f.Header.Zxid), f.Header.Err)
 		case errors.Is(err, zkraw.ErrClosed):
 			o.Pings[i] = "connection closed"
 			r.conns[i] = nil
@@ -186,7 +230,8 @@ func (r *Runner) renderFrame(code int32, req jute.Record, f *zkraw.Frame, err er
 		return "error: " + err.Error()
 	}
 	o.Err = f.Header.Err
-	head := fmt.Sprintf("xid=%d zxid=%#x err=%d", f.Header.Xid, f.Header.Zxid, f.Header.Err)
+	r.seen = max(r.seen, f.Header.Zxid)
+	head := fmt.Sprintf("xid=%d zxid=%s err=%d", f.Header.Xid, r.zxid(f.Header.Zxid), f.Header.Err)
 	body, lenient := r.renderBody(code, req, f, o)
 	o.Lenient = head + " " + lenient
 	return head + " " + body
@@ -342,8 +387,20 @@ func sorted(v []string) string {
 // stat renders a Stat without ctime/mtime and with session ids mapped to
 // the labels of the sessions that own them.
 func (r *Runner) stat(s *jute.Stat) string {
-	return fmt.Sprintf("{czxid=%#x mzxid=%#x pzxid=%#x v=%d cv=%d av=%d owner=%s dlen=%d nch=%d}",
-		s.Czxid, s.Mzxid, s.Pzxid, s.Version, s.Cversion, s.Aversion, r.owner(s.EphemeralOwner), s.DataLength, s.NumChildren)
+	return fmt.Sprintf("{czxid=%s mzxid=%s pzxid=%s v=%d cv=%d av=%d owner=%s dlen=%d nch=%d}",
+		r.zxid(s.Czxid), r.zxid(s.Mzxid), r.zxid(s.Pzxid), s.Version, s.Cversion, s.Aversion, r.owner(s.EphemeralOwner), s.DataLength, s.NumChildren)
+}
+
+// zxid renders a zxid, relative to ZxidBase when one is set. Zero and -1
+// (no zxid, a notification) stay as they are.
+func (r *Runner) zxid(z int64) string {
+	if r.ZxidBase == 0 || z <= 0 {
+		return fmt.Sprintf("%#x", z)
+	}
+	if d := z - r.ZxidBase; d < 0 {
+		return fmt.Sprintf("base-%#x", -d)
+	}
+	return fmt.Sprintf("base+%#x", z-r.ZxidBase)
 }
 
 func (r *Runner) owner(id int64) string {

@@ -286,8 +286,11 @@ func TestHandshakeEdges(t *testing.T) {
 			if r.ProtocolVersion != 0 || !r.SendReadOnly || r.ReadOnly {
 				t.Fatalf("response %+v", r)
 			}
-			if top := uint64(r.SessionID) >> 56; top != 1 {
-				t.Errorf("standalone session id 0x%x: top byte %d, want 1", r.SessionID, top)
+			// The top byte is the id of the server that made the session:
+			// 1 standalone, an ensemble member's myid.
+			want := uint64(max(srv.Myid(), 1))
+			if top := uint64(r.SessionID) >> 56; top != want {
+				t.Errorf("session id 0x%x from %s: top byte %d, want %d", r.SessionID, srv.Label(), top, want)
 			}
 			if want := javaSessionPasswd(r.SessionID); string(r.Passwd) != string(want) {
 				t.Errorf("password %x, want Java Random(id ^ 0xB3415C00) bytes %x", r.Passwd, want)
@@ -366,11 +369,12 @@ func TestExpiredSession(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		ctx := testCtx(t)
 		c := rawDial(t, srv.Addr, zkraw.Options{Timeout: 4 * time.Second})
-		w := rawDial(t, srv.Addr, zkraw.Options{})
+		w := rawDial(t, srv.AddrFor(1), zkraw.Options{})
 		eph := root + "/eph"
 		if _, err := c.Create(ctx, eph, nil, zkraw.OpenACL, jute.FlagEphemeral); err != nil {
 			t.Fatal(err)
 		}
+		rawCatchUp(t, srv, w, eph)
 		if _, err := w.Exists(ctx, eph, true); err != nil {
 			t.Fatal(err)
 		}
@@ -404,12 +408,22 @@ func TestFourLetterWords(t *testing.T) {
 			t.Errorf("ruok = %q, want imok with no newline", out)
 		}
 		srvr := get("srvr")
-		for _, line := range []string{"Zookeeper version: ", "Latency min/avg/max: ", "Received: ", "Sent: ", "Connections: ", "Outstanding: ", "Zxid: 0x", "Mode: standalone", "Node count: "} {
+		// An ensemble member is the leader or a follower; which one this
+		// test's member is, only its own answers can say, so the mode
+		// srvr names is checked against stat and mntr.
+		mode := "standalone"
+		if srv.Ensemble() != nil {
+			mode = "follower"
+			if strings.Contains(srvr, "\nMode: leader\n") {
+				mode = "leader"
+			}
+		}
+		for _, line := range []string{"Zookeeper version: ", "Latency min/avg/max: ", "Received: ", "Sent: ", "Connections: ", "Outstanding: ", "Zxid: 0x", "Mode: " + mode + "\n", "Node count: "} {
 			if !strings.Contains(srvr, "\n"+line) && !strings.HasPrefix(srvr, line) {
 				t.Errorf("srvr lacks %q:\n%s", line, srvr)
 			}
 		}
-		if stat := get("stat"); !strings.Contains(stat, "Clients:\n") || !strings.Contains(stat, "Mode: standalone") {
+		if stat := get("stat"); !strings.Contains(stat, "Clients:\n") || !strings.Contains(stat, "Mode: "+mode+"\n") {
 			t.Errorf("stat:\n%s", stat)
 		}
 		conf := get("conf")
@@ -419,7 +433,7 @@ func TestFourLetterWords(t *testing.T) {
 			}
 		}
 		mntr := get("mntr")
-		for _, k := range []string{"zk_version\t", "zk_server_state\tstandalone", "zk_znode_count\t", "zk_watch_count\t", "zk_ephemerals_count\t"} {
+		for _, k := range []string{"zk_version\t", "zk_server_state\t" + mode + "\n", "zk_znode_count\t", "zk_watch_count\t", "zk_ephemerals_count\t"} {
 			if !strings.Contains(mntr, k) {
 				t.Errorf("mntr lacks %q", k)
 			}

@@ -36,7 +36,7 @@ func TestCurator(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		cp := strings.Join(append(curatorJars, "/etc/zookeeper/conf"), ":")
-		out, err := exec.CommandContext(ctx, "java", "-Xmx256m", "-cp", cp, src, srv.Addr, root).CombinedOutput()
+		out, err := exec.CommandContext(ctx, "java", "-Xmx256m", "-cp", cp, src, srv.ConnectString(), root).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "CURATOR OK") {
 			t.Fatalf("curator: %v\n%s", err, out)
 		}

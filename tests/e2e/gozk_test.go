@@ -85,13 +85,14 @@ func TestGoCRUD(t *testing.T) {
 func TestGoCreateModes(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		c, _ := goConnect(t, srv.Addr, 10*time.Second)
-		other, _ := goConnect(t, srv.Addr, 10*time.Second)
+		other, _ := goConnect(t, srv.AddrFor(1), 10*time.Second)
 
 		// Ephemeral: visible to others, gone when its session closes.
 		eph := root + "/eph"
 		if _, err := other.Create(eph, nil, zk.FlagEphemeral, openACL); err != nil {
 			t.Fatal(err)
 		}
+		goCatchUp(t, srv, c, eph)
 		_, st, err := c.Exists(eph)
 		if err != nil || st.EphemeralOwner != other.SessionID() {
 			t.Fatalf("ephemeral owner %x, session %x, %v", st.EphemeralOwner, other.SessionID(), err)
@@ -240,7 +241,7 @@ func TestGoMulti(t *testing.T) {
 func TestGoWatches(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		c, _ := goConnect(t, srv.Addr, 10*time.Second)
-		w, _ := goConnect(t, srv.Addr, 10*time.Second)
+		w, _ := goConnect(t, srv.AddrFor(1), 10*time.Second)
 		p := root + "/w"
 
 		ok, _, existsCh, err := w.ExistsW(p)
@@ -275,6 +276,7 @@ func TestGoWatches(t *testing.T) {
 		if _, err := c.Set(p, []byte("c"), -1); err != nil {
 			t.Fatal(err)
 		}
+		goCatchUp(t, srv, w, p)
 		_, _, dataCh2, err := w.GetW(p)
 		if err != nil {
 			t.Fatal(err)
@@ -298,7 +300,7 @@ func TestGoWatches(t *testing.T) {
 func TestGoACLs(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		owner, _ := goConnect(t, srv.Addr, 10*time.Second)
-		anon, _ := goConnect(t, srv.Addr, 10*time.Second)
+		anon, _ := goConnect(t, srv.AddrFor(1), 10*time.Second)
 		if err := owner.AddAuth("digest", []byte("alice:pw")); err != nil {
 			t.Fatal(err)
 		}
@@ -306,6 +308,7 @@ func TestGoACLs(t *testing.T) {
 		if _, err := owner.Create(p, []byte("s"), 0, zk.DigestACL(zk.PermAll, "alice", "pw")); err != nil {
 			t.Fatal(err)
 		}
+		goCatchUp(t, srv, anon, p)
 		if _, _, err := anon.Get(p); !errors.Is(err, zk.ErrNoAuth) {
 			t.Fatalf("anonymous get: %v, want ErrNoAuth", err)
 		}
@@ -339,6 +342,7 @@ func TestGoACLs(t *testing.T) {
 		if _, err := owner.Create(r, []byte("r"), 0, zk.WorldACL(zk.PermRead)); err != nil {
 			t.Fatal(err)
 		}
+		goCatchUp(t, srv, anon, r)
 		if _, _, err := anon.Get(r); err != nil {
 			t.Fatal(err)
 		}
@@ -350,6 +354,7 @@ func TestGoACLs(t *testing.T) {
 		if _, err := owner.Create(ip, []byte("i"), 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "127.0.0.1"}}); err != nil {
 			t.Fatal(err)
 		}
+		goCatchUp(t, srv, anon, ip)
 		if _, _, err := anon.Get(ip); err != nil {
 			t.Fatalf("get with matching ip ACL: %v", err)
 		}
@@ -357,6 +362,7 @@ func TestGoACLs(t *testing.T) {
 		if _, err := owner.Create(ip2, nil, 0, []zk.ACL{{Perms: zk.PermAll, Scheme: "ip", ID: "10.1.2.0/24"}}); err != nil {
 			t.Fatal(err)
 		}
+		goCatchUp(t, srv, anon, ip2)
 		if _, _, err := anon.Get(ip2); !errors.Is(err, zk.ErrNoAuth) {
 			t.Fatalf("get with foreign ip ACL: %v", err)
 		}
@@ -372,7 +378,7 @@ func TestGoACLs(t *testing.T) {
 			t.Fatalf("setACL = %+v %v", st, err)
 		}
 		// Super digest can do anything.
-		su, _ := goConnect(t, srv.Addr, 10*time.Second)
+		su, _ := goConnect(t, srv.AddrFor(2), 10*time.Second)
 		if err := su.AddAuth("digest", []byte(superUser+":"+superPass)); err != nil {
 			t.Fatal(err)
 		}
@@ -385,6 +391,7 @@ func TestGoACLs(t *testing.T) {
 		if _, err := su.SetACL(ip2, openACL, -1); err != nil {
 			t.Fatalf("super setACL without ADMIN entry: %v", err)
 		}
+		goCatchUp(t, srv, anon, ip2)
 		if _, _, err := anon.Get(ip2); err != nil {
 			t.Fatalf("get after super opened the ACL: %v", err)
 		}
@@ -431,11 +438,12 @@ func TestGoSessionExpiry(t *testing.T) {
 		}
 		defer px.Close()
 		c, ev := goConnect(t, px.Addr, 4*time.Second)
-		watcher, _ := goConnect(t, srv.Addr, 10*time.Second)
+		watcher, _ := goConnect(t, srv.AddrFor(1), 10*time.Second)
 		eph := root + "/eph"
 		if _, err := c.Create(eph, nil, zk.FlagEphemeral, openACL); err != nil {
 			t.Fatal(err)
 		}
+		goCatchUp(t, srv, watcher, eph)
 		ok, _, ch, err := watcher.ExistsW(eph)
 		if err != nil || !ok {
 			t.Fatal(ok, err)

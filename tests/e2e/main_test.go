@@ -34,8 +34,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// shared keeps one long-lived server per kind for the tests that can share
-// one; each such test works under its own root path.
+// shared keeps one long-lived target per kind (a server, or with
+// ZABKIT_E2E_ENSEMBLE an ensemble) for the tests that can share one; each
+// such test works under its own root path.
 var shared = sharedServers{m: map[launch.Kind]*sharedEntry{}}
 
 type sharedServers struct {
@@ -45,7 +46,7 @@ type sharedServers struct {
 
 type sharedEntry struct {
 	once sync.Once
-	srv  *launch.Server
+	tg   *launch.Target
 	dir  string
 	err  error
 }
@@ -64,25 +65,35 @@ func (s *sharedServers) get(t *testing.T, kind launch.Kind) *launch.Server {
 		if e.err != nil {
 			return
 		}
-		e.srv, e.err = launch.Launch(kind, sharedOptions(), e.dir)
+		e.tg, e.err = launch.LaunchTarget(kind, sharedOptions(), e.dir)
 	})
 	if e.err != nil {
 		t.Fatalf("shared %s server: %v", kind, e.err)
 	}
-	select {
-	case <-e.srv.Exited():
-		t.Fatalf("shared %s server has exited; log tail:\n%s", kind, e.srv.LogTail(40))
-	default:
+	for _, srv := range e.tg.Servers() {
+		select {
+		case <-srv.Exited():
+			t.Fatalf("shared %s has exited; log tail:\n%s", srv.Label(), srv.LogTail(40))
+		default:
+		}
 	}
-	return e.srv
+	srv := e.tg.Server()
+	t.Cleanup(func() {
+		if t.Failed() && srv.Ensemble() != nil {
+			for _, m := range e.tg.Servers() {
+				t.Logf("%s (the test's first client was on %s) log tail:\n%s", m.Label(), srv.Label(), m.LogTail(30))
+			}
+		}
+	})
+	return srv
 }
 
 func (s *sharedServers) stopAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range s.m {
-		if e.srv != nil {
-			e.srv.Stop()
+		if e.tg != nil {
+			e.tg.Stop()
 		}
 		if e.dir != "" {
 			os.RemoveAll(e.dir)
@@ -95,7 +106,9 @@ func sharedOptions() launch.Options {
 }
 
 // forEachTarget runs fn once per selected target against that target's
-// shared server, with a fresh root path for the test.
+// shared server, with a fresh root path for the test. On an ensemble srv
+// is the next member in turn; the test's other clients go to
+// srv.AddrFor(i).
 func forEachTarget(t *testing.T, fn func(t *testing.T, srv *launch.Server, root string)) {
 	t.Helper()
 	for _, kind := range launch.Targets(t) {
@@ -112,7 +125,7 @@ func forEachFreshTarget(t *testing.T, opts launch.Options, fn func(t *testing.T,
 	t.Helper()
 	for _, kind := range launch.Targets(t) {
 		t.Run(string(kind), func(t *testing.T) {
-			fn(t, launch.Start(t, kind, opts))
+			fn(t, launch.StartTarget(t, kind, opts).Server())
 		})
 	}
 }
@@ -131,6 +144,35 @@ func makeRoot(t *testing.T, srv *launch.Server) string {
 		t.Fatalf("create root %s: %v", root, err)
 	}
 	return root
+}
+
+// goCatchUp syncs c's server with the leader before c reads what another
+// client, connected to another ensemble member, has written: ZooKeeper
+// lets a member answer a read before it has applied a write acknowledged
+// elsewhere, and promises a session only its own writes and what it has
+// synced. It does nothing on a standalone server, where there is no other
+// member to lag behind.
+func goCatchUp(t *testing.T, srv *launch.Server, c *zk.Conn, path string) {
+	t.Helper()
+	if srv.Ensemble() == nil {
+		return
+	}
+	if _, err := c.Sync(path); err != nil {
+		t.Fatalf("sync %s: %v", path, err)
+	}
+}
+
+// rawCatchUp is goCatchUp for a raw client. Syncing is also how a test
+// waits for notifications from another member's writes: the member sends
+// them before the sync reply.
+func rawCatchUp(t *testing.T, srv *launch.Server, c *zkraw.Conn, path string) {
+	t.Helper()
+	if srv.Ensemble() == nil {
+		return
+	}
+	if _, err := c.Sync(testCtx(t), path); err != nil {
+		t.Fatalf("sync %s: %v", path, err)
+	}
 }
 
 // testCtx bounds every wait in a test so a hung server fails the test

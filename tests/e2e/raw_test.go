@@ -27,7 +27,7 @@ func TestRawPersistentWatches(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		ctx := testCtx(t)
 		w := rawDial(t, srv.Addr, zkraw.Options{})
-		c := rawDial(t, srv.Addr, zkraw.Options{})
+		c := rawDial(t, srv.AddrFor(1), zkraw.Options{})
 		p := root + "/p"
 		rec := root + "/r"
 		for _, n := range []string{p, rec} {
@@ -35,6 +35,9 @@ func TestRawPersistentWatches(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Else w's member could apply the creates after the watches are
+		// set and report them too.
+		rawCatchUp(t, srv, w, root)
 		f, err := w.Call(ctx, jute.OpAddWatch, &jute.AddWatchRequest{Path: p, Mode: jute.AddWatchPersistent})
 		if err != nil || f.Err() != 0 || len(f.Body) != 4 {
 			t.Fatalf("addWatch reply %+v body %x %v (want a 4-byte body)", f, f.Body, err)
@@ -59,6 +62,7 @@ func TestRawPersistentWatches(t *testing.T) {
 				t.Fatalf("step %d: %v", i, err)
 			}
 		}
+		rawCatchUp(t, srv, w, root)
 		if _, err := w.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -75,6 +79,7 @@ func TestRawPersistentWatches(t *testing.T) {
 		if _, err := c.SetData(ctx, p, nil, -1); err != nil {
 			t.Fatal(err)
 		}
+		rawCatchUp(t, srv, w, root)
 		w.Ping(ctx)
 		if ev := w.Events(); len(ev) != 0 {
 			t.Fatalf("removed watch fired: %s", evString(ev))
@@ -86,7 +91,7 @@ func TestRawEphemeralsCountsWhoAmI(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		ctx := testCtx(t)
 		a := rawDial(t, srv.Addr, zkraw.Options{})
-		b := rawDial(t, srv.Addr, zkraw.Options{})
+		b := rawDial(t, srv.AddrFor(1), zkraw.Options{})
 		for _, n := range []string{"/x", "/x/y", "/x/y/z", "/w"} {
 			if _, err := a.Create(ctx, root+n, nil, zkraw.OpenACL, 0); err != nil {
 				t.Fatal(err)
@@ -100,6 +105,7 @@ func TestRawEphemeralsCountsWhoAmI(t *testing.T) {
 		if _, err := b.Create(ctx, root+"/x/e3", nil, zkraw.OpenACL, jute.FlagEphemeral); err != nil {
 			t.Fatal(err)
 		}
+		rawCatchUp(t, srv, a, root)
 		n, err := a.GetAllChildrenNumber(ctx, root)
 		if err != nil || n != 7 {
 			t.Fatalf("getAllChildrenNumber = %d, %v; want 7", n, err)
@@ -198,6 +204,12 @@ func TestRawWriteZxids(t *testing.T) {
 		if f6.Header.Zxid != f5.Header.Zxid || codes != "(4 0)(-1 -101)(8 0)" {
 			t.Fatalf("multiRead: zxid %x results %s", f6.Header.Zxid, codes)
 		}
+		// So do sync replies (on an ensemble member too, where the sync
+		// went by the leader).
+		fs, err := c.Call(ctx, jute.OpSync, &jute.PathRecord{Path: root})
+		if err != nil || fs.Err() != 0 || fs.Header.Zxid != f5.Header.Zxid {
+			t.Fatalf("sync: %+v %v, want zxid %x", fs, err, f5.Header.Zxid)
+		}
 		// Ping replies carry the last zxid.
 		fp, err := c.Ping(ctx)
 		if err != nil || fp.Header.Zxid != f5.Header.Zxid || fp.Header.Xid != jute.XidPing {
@@ -241,11 +253,12 @@ func TestRawOneWatchModePerPath(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		ctx := testCtx(t)
 		w := rawDial(t, srv.Addr, zkraw.Options{})
-		c := rawDial(t, srv.Addr, zkraw.Options{})
+		c := rawDial(t, srv.AddrFor(1), zkraw.Options{})
 		p := root + "/p"
 		if _, err := c.Create(ctx, p, nil, zkraw.OpenACL, 0); err != nil {
 			t.Fatal(err)
 		}
+		rawCatchUp(t, srv, w, p)
 		if err := w.AddWatch(ctx, p, jute.AddWatchPersistentRecursive); err != nil {
 			t.Fatal(err)
 		}
@@ -261,6 +274,7 @@ func TestRawOneWatchModePerPath(t *testing.T) {
 		if _, err := c.SetData(ctx, p, []byte("2"), -1); err != nil {
 			t.Fatal(err)
 		}
+		rawCatchUp(t, srv, w, p)
 		w.Ping(ctx)
 		if got, want := evString(w.Events()), fmt.Sprintf("(3 %s)", p); got != want {
 			t.Fatalf("events %s, want only %s", got, want)
@@ -270,7 +284,9 @@ func TestRawOneWatchModePerPath(t *testing.T) {
 
 // TestRawCheckWatchesSeesAnyConnection pins a 3.8 quirk: checkWatches
 // answers OK when any connection watches the path, while removeWatches
-// only removes (and reports) the caller's own watches.
+// only removes (and reports) the caller's own watches. Any connection to
+// the same server, that is: each ensemble member keeps its own watch
+// table, so both clients stay on one member.
 func TestRawCheckWatchesSeesAnyConnection(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, srv *launch.Server, root string) {
 		ctx := testCtx(t)

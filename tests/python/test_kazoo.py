@@ -4,6 +4,11 @@
 Run with Debian's interpreter, which has python3-kazoo 2.8:
     /usr/bin/python3 tests/python/test_kazoo.py --hosts 127.0.0.1:2181
 
+Given several hosts (an ensemble's members), the checks' clients are
+spread over them: client i starts on host i mod n. A client then syncs
+before reading what a client on another member wrote (Env.catch_up), as
+ZooKeeper promises a session only its own writes and what it has synced.
+
 Every check works under its own fresh root path, so the script can run
 against a shared server. It prints one line per check and exits non-zero
 if any failed. Kazoo's high-level recipes are the point: they combine
@@ -43,14 +48,29 @@ def wait_for(cond, what, timeout=TIMEOUT):
 
 class Env:
     def __init__(self, hosts):
-        self.hosts = hosts
+        self.hosts = hosts.split(",")
+        self.ensemble = len(self.hosts) > 1
         self.clients = []
+        self.made = 0
+
+    def next_hosts(self):
+        """The host list for the next client: rotated so that it starts on
+        the next member, in order (kazoo would otherwise pick at random)."""
+        i = self.made % len(self.hosts)
+        self.made += 1
+        return ",".join(self.hosts[i:] + self.hosts[:i])
 
     def client(self, **kw):
-        c = KazooClient(hosts=self.hosts, timeout=10.0, **kw)
+        c = KazooClient(hosts=self.next_hosts(), randomize_hosts=False, timeout=10.0, **kw)
         c.start(timeout=TIMEOUT)
         self.clients.append(c)
         return c
+
+    def catch_up(self, client, path):
+        """Before client reads another member's writes: sync its member
+        with the leader. Nothing to do on a standalone server."""
+        if self.ensemble:
+            client.sync(path)
 
     def close(self):
         for c in self.clients:
@@ -135,6 +155,7 @@ def lock(env, root):
     t.start()
     time.sleep(0.3)
     assert not got.is_set(), "lock acquired while still held"
+    env.catch_up(a, root + "/lock")
     assert sorted(la.contenders()) == ["a", "b"], la.contenders()
     la.release()
     t.join(TIMEOUT)
@@ -199,6 +220,7 @@ def counter(env, root):
         t.start()
     for t in threads:
         t.join(60)
+    env.catch_up(a, root + "/count")
     assert ca.value == 50, ca.value
     fc = a.Counter(root + "/fcount", default=0.0)
     fc += 2.5
@@ -211,6 +233,7 @@ def barriers(env, root):
     a, b = env.client(), env.client()
     bar = a.Barrier(root + "/barrier")
     bar.create()
+    env.catch_up(b, root + "/barrier")
     passed = threading.Event()
     t = threading.Thread(target=lambda: b.Barrier(root + "/barrier").wait(TIMEOUT) and passed.set())
     t.start()
@@ -243,8 +266,10 @@ def queues(env, root):
     for i in range(5):
         q.put(("item%d" % i).encode(), priority=100 - i)
     assert len(q) == 5
+    env.catch_up(b, root + "/q")
     got = [b.Queue(root + "/q").get() for _ in range(5)]
     assert got == [b"item4", b"item3", b"item2", b"item1", b"item0"], got
+    env.catch_up(a, root + "/q")
     assert q.get() is None
     lq = a.LockingQueue(root + "/lq")
     lq.put(b"one")
@@ -282,6 +307,7 @@ def transactions(env, root):
 def watches(env, root):
     a, b = env.client(), env.client()
     a.create(root + "/w", b"0")
+    env.catch_up(b, root + "/w")
     seen = []
     kids = []
 
@@ -315,6 +341,7 @@ def acls(env, root):
     anon = env.client()
     acl = make_digest_acl("alice", "pw", all=True)
     owner.create(root + "/s", b"secret", acl=[acl])
+    env.catch_up(anon, root + "/s")
     try:
         anon.get(root + "/s")
         raise AssertionError("anonymous read of a digest-protected node")
@@ -340,7 +367,11 @@ def acls(env, root):
 def four_letter_words_and_version(env, root):
     zk = env.client()
     assert zk.command(b"ruok") == "imok"
-    assert "Mode: standalone" in zk.command(b"srvr")
+    srvr = zk.command(b"srvr")
+    if env.ensemble:
+        assert "Mode: leader\n" in srvr or "Mode: follower\n" in srvr, srvr
+    else:
+        assert "Mode: standalone" in srvr, srvr
     ver = zk.server_version()
     assert ver[:2] == (3, 8), ver
 
@@ -348,7 +379,7 @@ def four_letter_words_and_version(env, root):
 @check
 def session_state_listener(env, root):
     states = []
-    zk = KazooClient(hosts=env.hosts, timeout=10.0)
+    zk = KazooClient(hosts=env.next_hosts(), randomize_hosts=False, timeout=10.0)
     zk.add_listener(states.append)
     zk.start(timeout=TIMEOUT)
     env.clients.append(zk)

@@ -20,16 +20,37 @@ type Ensemble struct {
 	Kind    Kind
 	Members []*Server
 	opts    []Options
-	t       testing.TB
 	// proxies[i][j] carry member i's quorum and election connections to
 	// member j when the ensemble was started with PeerProxies.
 	proxies [][][2]*proxy.Proxy
 }
 
 // StartEnsemble starts size voting members (plus observers, which get the
-// highest ids) and waits until every one serves. opts applies to each.
+// highest ids) and waits until every one serves. opts applies to each. The
+// ensemble is stopped when the test ends.
 func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *Ensemble {
 	t.Helper()
+	e, err := LaunchEnsemble(kind, size, observers, opts, t.TempDir())
+	if e != nil {
+		t.Cleanup(func() {
+			e.Close()
+			if t.Failed() {
+				for i, m := range e.Members {
+					t.Logf("member %d (%s) log tail:\n%s", i+1, kind, m.LogTail(40))
+				}
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// LaunchEnsemble is StartEnsemble without a testing.TB: members keep their
+// configs, logs and data under dir. On error the returned ensemble (if
+// any) holds what was started; the caller must Close it either way.
+func LaunchEnsemble(kind Kind, size, observers int, opts Options, dir string) (*Ensemble, error) {
 	total := size + observers
 	type ports struct{ client, quorum, election int }
 	ps := make([]ports, total)
@@ -37,13 +58,12 @@ func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *
 		for _, p := range []*int{&ps[i].client, &ps[i].quorum, &ps[i].election} {
 			fp, err := FreePort()
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 			*p = fp
 		}
 	}
-	e := &Ensemble{Kind: kind, t: t}
-	base := t.TempDir()
+	e := &Ensemble{Kind: kind}
 	// addr[i][j] is how member i reaches member j's quorum and election
 	// ports: directly, or through a proxy the test can cut.
 	addr := make([][]ports, total)
@@ -63,15 +83,14 @@ func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *
 				}
 				q, err := proxy.Start(fmt.Sprintf("127.0.0.1:%d", ps[j].quorum))
 				if err != nil {
-					t.Fatal(err)
+					return e, err
 				}
+				e.proxies[i][j][0] = q
 				el, err := proxy.Start(fmt.Sprintf("127.0.0.1:%d", ps[j].election))
 				if err != nil {
-					t.Fatal(err)
+					return e, err
 				}
-				e.proxies[i][j] = [2]*proxy.Proxy{q, el}
-				t.Cleanup(q.Close)
-				t.Cleanup(el.Close)
+				e.proxies[i][j][1] = el
 				addr[i][j].quorum, addr[i][j].election = portOf(q.Addr), portOf(el.Addr)
 			}
 		}
@@ -99,33 +118,25 @@ func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *
 		setDefault(o.Extra, "syncLimit", "5")
 		o.Port = ps[i].client
 		o.Quorum, o.NoWait = true, true
-		o.DataDir = filepath.Join(base, fmt.Sprintf("member-%d", i+1), "data")
+		o.DataDir = filepath.Join(dir, fmt.Sprintf("member-%d", i+1), "data")
 		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-			t.Fatal(err)
+			return e, err
 		}
 		if err := os.WriteFile(filepath.Join(o.DataDir, "myid"), []byte(strconv.Itoa(i+1)+"\n"), 0o644); err != nil {
-			t.Fatal(err)
+			return e, err
 		}
 		e.opts = append(e.opts, o)
-		s, err := Launch(kind, o, filepath.Join(base, fmt.Sprintf("member-%d", i+1)))
+		s, err := Launch(kind, o, filepath.Join(dir, fmt.Sprintf("member-%d", i+1)))
 		if err != nil {
-			e.Stop()
-			t.Fatalf("start member %d: %v", i+1, err)
+			return e, fmt.Errorf("start member %d: %w", i+1, err)
 		}
+		s.ensemble, s.member = e, i
 		e.Members = append(e.Members, s)
 	}
-	t.Cleanup(func() {
-		e.Stop()
-		if t.Failed() {
-			for i, m := range e.Members {
-				t.Logf("member %d (%s) log tail:\n%s", i+1, kind, m.LogTail(40))
-			}
-		}
-	})
 	if err := e.WaitReady(90 * time.Second); err != nil {
-		t.Fatal(err)
+		return e, err
 	}
-	return e
+	return e, nil
 }
 
 func setDefault(m map[string]string, k, v string) {
@@ -210,8 +221,23 @@ func (e *Ensemble) Restart(i int) error {
 	if err != nil {
 		return err
 	}
+	s.ensemble, s.member = e, i
 	e.Members[i] = s
 	return nil
+}
+
+// Close stops every member and closes the peer proxies.
+func (e *Ensemble) Close() {
+	e.Stop()
+	for _, row := range e.proxies {
+		for _, pair := range row {
+			for _, p := range pair {
+				if p != nil {
+					p.Close()
+				}
+			}
+		}
+	}
 }
 
 // Stop stops every member.

@@ -116,6 +116,11 @@ type Server struct {
 	waitErr error
 	stopMu  sync.Mutex
 	stopped bool
+
+	// ensemble is the ensemble this server is member number member of;
+	// nil for a standalone server.
+	ensemble *Ensemble
+	member   int
 }
 
 // Start launches a server of kind and waits until it serves sessions. It
@@ -214,7 +219,7 @@ func launchOnce(kind Kind, opts Options, dir string, attempt int) (*Server, erro
 			return nil, err
 		}
 		cmd = exec.Command(bin, "server", "--config", cfgPath)
-		cmd.Env = os.Environ()
+		cmd.Env = serverEnv()
 		if m := os.Getenv(StoreEnv); m != "" {
 			cmd.Env = append(cmd.Env, "ZABKIT_STORE_MODULE="+m)
 		}
@@ -324,6 +329,20 @@ func javaArgs(opts Options, cfgPath string) ([]string, error) {
 	}
 	args = append(args, "-cp", cp, main, cfgPath)
 	return args, nil
+}
+
+// serverEnv is this process's environment without the test knobs
+// (ZABKIT_E2E_*, ZABKIT_DIFF_*, ZABKIT_BIN), which zabkit would log as
+// unknown ZABKIT_ variables.
+func serverEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "ZABKIT_E2E_") || strings.HasPrefix(kv, "ZABKIT_DIFF_") || strings.HasPrefix(kv, BinEnv+"=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 var (

@@ -84,3 +84,67 @@ func TestZooCfgHasTheKeysBothServersRead(t *testing.T) {
 		}
 	}
 }
+
+// ZABKIT_E2E_ENSEMBLE=3 turns a target into a 3-member ensemble that hands
+// its members out in turn, spreads a test's clients with AddrFor, keeps
+// the standalone tickTime, and keeps the test knobs out of the servers'
+// environment.
+func TestEnsembleTargetSpreadsClients(t *testing.T) {
+	t.Setenv(EnsembleEnv, "3")
+	tg := StartTarget(t, Zabkit, Options{})
+	ms := tg.Servers()
+	if len(ms) != 3 || tg.Ensemble == nil {
+		t.Fatalf("%d servers, ensemble %v", len(ms), tg.Ensemble)
+	}
+	for i := 0; i < 4; i++ {
+		if s := tg.Server(); s != ms[i%3] || s.Myid() != i%3+1 {
+			t.Fatalf("server %d is %s (myid %d), want member %d", i, s.Label(), s.Myid(), i%3+1)
+		}
+	}
+	s := ms[2]
+	if s.AddrFor(0) != s.Addr || s.AddrFor(1) != ms[0].Addr || s.AddrFor(5) != ms[1].Addr {
+		t.Fatalf("AddrFor from member 3: %s %s %s", s.AddrFor(0), s.AddrFor(1), s.AddrFor(5))
+	}
+	if want := ms[2].Addr + "," + ms[0].Addr + "," + ms[1].Addr; s.ConnectString() != want {
+		t.Fatalf("ConnectString %q, want %q", s.ConnectString(), want)
+	}
+	leaders := 0
+	for i, m := range ms {
+		switch mode := tg.Ensemble.Mode(i); mode {
+		case "leader":
+			leaders++
+		case "follower":
+		default:
+			t.Fatalf("member %d mode %q", i+1, mode)
+		}
+		conf, err := FourLetter(m.Addr, "conf", 5*time.Second)
+		if err != nil || !strings.Contains(conf, "tickTime=2000\n") {
+			t.Fatalf("member %d conf (want tickTime=2000): %v\n%s", i+1, err, conf)
+		}
+		if log := m.LogTail(1000); strings.Contains(log, EnsembleEnv) {
+			t.Fatalf("member %d saw the test knob %s:\n%s", i+1, EnsembleEnv, log)
+		}
+	}
+	if leaders != 1 {
+		t.Fatalf("%d leaders", leaders)
+	}
+}
+
+func TestEnsembleSizeParsesAndZeroIsStandalone(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "0": 0, "3": 3, "5": 5} {
+		t.Setenv(EnsembleEnv, v)
+		if n, err := EnsembleSize(); err != nil || n != want {
+			t.Errorf("%s=%q: %d, %v; want %d", EnsembleEnv, v, n, err, want)
+		}
+	}
+	for _, v := range []string{"1", "-3", "three"} {
+		t.Setenv(EnsembleEnv, v)
+		if _, err := EnsembleSize(); err == nil {
+			t.Errorf("%s=%q accepted", EnsembleEnv, v)
+		}
+	}
+	t.Setenv(EnsembleEnv, "")
+	if s := StartTarget(t, Zabkit, Options{}).Server(); s.Ensemble() != nil || s.AddrFor(2) != s.Addr || s.ConnectString() != s.Addr || s.Myid() != 0 {
+		t.Fatalf("standalone target: ensemble %v AddrFor %s ConnectString %s myid %d", s.Ensemble(), s.AddrFor(2), s.ConnectString(), s.Myid())
+	}
+}
