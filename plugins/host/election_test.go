@@ -64,6 +64,17 @@ func TestElectionPlugin(t *testing.T) {
 		waitNewProcess(t, f, pid)
 	})
 	t.Run("OptionsAndRefusals", func(t *testing.T) { optionsAndRefusals(t, open, bin) })
+	t.Run("StartRefused", func(t *testing.T) {
+		_, err := host.OpenElection(context.Background(), host.ElectionConfig{Launch: host.LaunchConfig{Path: bin, SHA256: strings.Repeat("ab", 32)}})
+		if !errors.Is(err, host.ErrChecksum) {
+			t.Fatalf("wrong checksum: %v, want host.ErrChecksum", err)
+		}
+		t.Setenv("ELECTIONPLUGIN_PROTOCOL", "99")
+		_, err = host.OpenElection(context.Background(), host.ElectionConfig{Launch: host.LaunchConfig{Path: bin}})
+		if !errors.Is(err, host.ErrProtocol) {
+			t.Fatalf("a plugin speaking protocol 99: %v, want host.ErrProtocol", err)
+		}
+	})
 }
 
 type openFunc func(t *testing.T, cfg host.ElectionConfig) (*host.ElectionFactory, *syncBuffer)

@@ -5,11 +5,14 @@
 //	stallAfter   election calls this process serves before every later one blocks forever
 //	stallMarker  a file: only a process that finds it missing stalls, creating it
 //	             (so the first process stalls and its replacement does not)
+//
+// ELECTIONPLUGIN_PROTOCOL=n in its environment makes it claim protocol n.
 package main
 
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -89,4 +92,9 @@ func (s *stalling) Tick(now time.Duration) ext.ElectionOutput {
 	return s.Election.Tick(now)
 }
 
-func main() { sdk.ServeElection(factory{}) }
+func main() {
+	if v, err := strconv.Atoi(os.Getenv("ELECTIONPLUGIN_PROTOCOL")); err == nil {
+		sdk.Handshake.ProtocolVersion = uint(v)
+	}
+	sdk.ServeElection(factory{})
+}
