@@ -3,6 +3,7 @@ package launch
 import (
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,17 +52,42 @@ func StartEnsemble(t testing.TB, kind Kind, size, observers int, opts Options) *
 // configs, logs and data under dir. On error the returned ensemble (if
 // any) holds what was started; the caller must Close it either way.
 func LaunchEnsemble(kind Kind, size, observers int, opts Options, dir string) (*Ensemble, error) {
+	// Ports picked free can be taken by another process before a member
+	// binds them: start again on other ports a few times.
+	for attempt := 0; ; attempt++ {
+		tryDir := dir
+		if attempt > 0 {
+			tryDir = filepath.Join(dir, fmt.Sprintf("retry-%d", attempt))
+		}
+		e, err := launchEnsembleOnce(kind, size, observers, opts, tryDir)
+		if err == nil || e == nil || attempt == 2 || !e.portTaken() {
+			return e, err
+		}
+		e.Close()
+	}
+}
+
+// portTaken reports whether a member failed because a port it was given
+// was in use (zabkit and the JVM both say "Address already in use").
+func (e *Ensemble) portTaken() bool {
+	for _, m := range e.Members {
+		if strings.Contains(strings.ToLower(m.LogTail(200)), "address already in use") {
+			return true
+		}
+	}
+	return false
+}
+
+func launchEnsembleOnce(kind Kind, size, observers int, opts Options, dir string) (*Ensemble, error) {
 	total := size + observers
 	type ports struct{ client, quorum, election int }
 	ps := make([]ports, total)
+	free, err := freePorts(3 * total)
+	if err != nil {
+		return nil, err
+	}
 	for i := range ps {
-		for _, p := range []*int{&ps[i].client, &ps[i].quorum, &ps[i].election} {
-			fp, err := FreePort()
-			if err != nil {
-				return nil, err
-			}
-			*p = fp
-		}
+		ps[i] = ports{free[3*i], free[3*i+1], free[3*i+2]}
 	}
 	e := &Ensemble{Kind: kind}
 	// addr[i][j] is how member i reaches member j's quorum and election
@@ -137,6 +163,21 @@ func LaunchEnsemble(kind Kind, size, observers int, opts Options, dir string) (*
 		return e, err
 	}
 	return e, nil
+}
+
+// freePorts asks the kernel for n distinct free loopback ports: all the
+// listeners stay open until every port is known, so none comes twice.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 func setDefault(m map[string]string, k, v string) {
