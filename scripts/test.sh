@@ -51,3 +51,6 @@ go test -count=1 -timeout 25m ./tests/...
 echo "== end-to-end again on store.pebble: differential, go-zookeeper, kazoo, kill -9 restart"
 ZABKIT_E2E_STORE=store.pebble go test -count=1 -timeout 10m ./tests/diff/ ./tests/e2e/ \
   -run 'TestDifferential|TestGo|TestKazoo|TestCrashKeepsAcknowledgedWrites|TestRawWriteZxids'
+echo "== end-to-end on a 3-member zabkit ensemble: differential (seeds 101-120), go-zookeeper, kazoo, kill -9 of every member"
+ZABKIT_E2E_ENSEMBLE=3 ZABKIT_DIFF_SEEDS=20 ZABKIT_DIFF_BASE=101 go test -count=1 -timeout 10m ./tests/diff/ ./tests/e2e/ \
+  -run 'TestDifferential|TestGo|TestKazoo|TestCrashKeepsAcknowledgedWrites|TestRawWriteZxids'
