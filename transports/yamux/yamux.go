@@ -184,6 +184,12 @@ func (t *Transport) Send(to int64, ch ext.Channel, msgs ...[]byte) error {
 		t.refusedMu.Lock()
 		err := t.refused[to]
 		t.refusedMu.Unlock()
+		if err != nil && t.b.Pairs.Current(to) != nil {
+			// A session exists, so a handshake succeeded since: the
+			// refusal (perhaps of a stale connection) is old news.
+			t.setRefused(to, nil)
+			err = nil
+		}
 		if err != nil {
 			t.b.Pairs.Ensure(to)
 			return err

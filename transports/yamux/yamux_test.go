@@ -15,19 +15,24 @@ import (
 	"github.com/zabkit/zabkit/transports/yamux"
 )
 
-// records keeps the messages of log records at or above a level.
+// records keeps the log of a transport: has looks at its errors, and a
+// failing test prints all of it.
 type records struct {
 	mu   sync.Mutex
-	msgs []string
+	msgs []string // level ERROR
+	all  []string
 }
 
-func (r *records) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
 func (r *records) Handle(_ context.Context, rec slog.Record) error {
 	var b strings.Builder
 	b.WriteString(rec.Message)
 	rec.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
 	r.mu.Lock()
-	r.msgs = append(r.msgs, b.String())
+	if rec.Level >= slog.LevelError {
+		r.msgs = append(r.msgs, b.String())
+	}
+	r.all = append(r.all, rec.Time.Format("15:04:05.000")+" "+b.String())
 	r.mu.Unlock()
 	return nil
 }
@@ -59,7 +64,14 @@ func start(t *testing.T, id int64, addrs []ext.PeerAddr, alg string, version int
 	if err := s.tr.Start(context.Background(), cfg, s.rec); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.tr.Close() })
+	t.Cleanup(func() {
+		s.tr.Close()
+		if t.Failed() {
+			s.logs.mu.Lock()
+			t.Logf("server %d log:\n%s", id, strings.Join(s.logs.all, "\n"))
+			s.logs.mu.Unlock()
+		}
+	})
 	return s
 }
 

@@ -138,16 +138,26 @@ func (r *Recorder) Wait(t testing.TB, what string, cond func() bool) {
 // Tests pass the whole history they expect since the start.
 func (r *Recorder) WaitEvents(t testing.TB, peer int64, ch ext.Channel, want ...bool) {
 	t.Helper()
-	r.Wait(t, fmt.Sprintf("events %v about %d on %v", updown(want), peer, ch), func() bool {
-		return len(r.Events(peer, ch)) >= len(want)
+	r.WaitEventsFrom(t, peer, ch, 0, want...)
+}
+
+// WaitEventsFrom is WaitEvents for the history from index `from` on (see
+// Mark).
+func (r *Recorder) WaitEventsFrom(t testing.TB, peer int64, ch ext.Channel, from int, want ...bool) {
+	t.Helper()
+	r.Wait(t, fmt.Sprintf("events %v about %d on %v after the first %d", updown(want), peer, ch, from), func() bool {
+		return len(r.Events(peer, ch)) >= from+len(want)
 	})
 	ev := r.Events(peer, ch)
 	for i := range want {
-		if ev[i] != want[i] {
-			t.Fatalf("events about %d on %v: got %v, want %v first", peer, ch, updown(ev), updown(want))
+		if ev[from+i] != want[i] {
+			t.Fatalf("events about %d on %v: got %v, want %v after the first %d", peer, ch, updown(ev), updown(want), from)
 		}
 	}
 }
+
+// Mark is the number of events about peer on ch so far.
+func (r *Recorder) Mark(peer int64, ch ext.Channel) int { return len(r.Events(peer, ch)) }
 
 func updown(ev []bool) []string {
 	out := make([]string, len(ev))

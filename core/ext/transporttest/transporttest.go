@@ -392,43 +392,47 @@ func testBulkOrder(t *testing.T, env Env) {
 func testEvents(t *testing.T, env Env) {
 	e := NewEnsemble(t, env, 0, []int64{1, 2})
 	l, d := e.N(1), e.N(2)
-	e.Link(1, 2)
-	l.Rec.WaitEvents(t, 2, ext.ChanBroadcast, true)
-	d.Rec.WaitEvents(t, 1, ext.ChanBroadcast, true)
+	const b = ext.ChanBroadcast
+	e.Link(1, 2) // both ends have their Up
+	lm, dm := l.Rec.Mark(2, b), d.Rec.Mark(1, b)
 
 	// The leader drops the learner.
-	d.T.Disconnect(1, ext.ChanBroadcast)
-	l.Rec.WaitEvents(t, 2, ext.ChanBroadcast, true, false)
-	d.Rec.WaitEvents(t, 1, ext.ChanBroadcast, true, false)
-	if err := d.T.Send(1, ext.ChanBroadcast, Ping(0, 1)); !errors.Is(err, ext.ErrNoRoute) {
+	d.T.Disconnect(1, b)
+	l.Rec.WaitEventsFrom(t, 2, b, lm, false)
+	d.Rec.WaitEventsFrom(t, 1, b, dm, false)
+	if err := d.T.Send(1, b, Ping(0, 1)); !errors.Is(err, ext.ErrNoRoute) {
 		t.Fatalf("leader send after its Down: %v, want ErrNoRoute", err)
 	}
 
 	// The learner comes back, then abandons the leader.
 	e.Link(1, 2)
-	l.T.Disconnect(2, ext.ChanBroadcast)
-	l.Rec.WaitEvents(t, 2, ext.ChanBroadcast, true, false, true, false)
-	d.Rec.WaitEvents(t, 1, ext.ChanBroadcast, true, false, true, false)
+	lm, dm = l.Rec.Mark(2, b), d.Rec.Mark(1, b)
+	l.T.Disconnect(2, b)
+	l.Rec.WaitEventsFrom(t, 2, b, lm, false)
+	d.Rec.WaitEventsFrom(t, 1, b, dm, false)
 
 	// A new FOLLOWERINFO on a live link replaces it: Down, then Up.
 	e.Link(1, 2)
-	MustSend(t, l.T, 2, ext.ChanBroadcast, Hello(1))
-	l.Rec.WaitEvents(t, 2, ext.ChanBroadcast, true, false, true, false, true, false, true)
-	d.Rec.WaitEvents(t, 1, ext.ChanBroadcast, true, false, true, false, true, false, true)
-	d.Rec.WaitCount(t, 1, ext.ChanBroadcast, 4)
+	lm, dm = l.Rec.Mark(2, b), d.Rec.Mark(1, b)
+	hellos := d.Rec.Count(1, b)
+	MustSend(t, l.T, 2, b, Hello(1))
+	l.Rec.WaitEventsFrom(t, 2, b, lm, false, true)
+	d.Rec.WaitEventsFrom(t, 1, b, dm, false, true)
+	d.Rec.WaitCount(t, 1, b, hellos+1)
 
 	// Election links.
 	MustSend(t, l.T, 2, ext.ChanElection, Vote(1, 40))
 	waitVote(t, d, 1, 1, 40)
 	l.Rec.WaitEvents(t, 2, ext.ChanElection, true)
 	d.Rec.WaitEvents(t, 1, ext.ChanElection, true)
+	lm, dm = l.Rec.Mark(2, ext.ChanElection), d.Rec.Mark(1, ext.ChanElection)
 	d.T.Disconnect(1, ext.ChanElection)
-	l.Rec.WaitEvents(t, 2, ext.ChanElection, true, false)
-	d.Rec.WaitEvents(t, 1, ext.ChanElection, true, false)
+	l.Rec.WaitEventsFrom(t, 2, ext.ChanElection, lm, false)
+	d.Rec.WaitEventsFrom(t, 1, ext.ChanElection, dm, false)
 	MustSend(t, d.T, 1, ext.ChanElection, Vote(2, 40))
 	waitVote(t, l, 2, 2, 40)
-	l.Rec.WaitEvents(t, 2, ext.ChanElection, true, false, true)
-	d.Rec.WaitEvents(t, 1, ext.ChanElection, true, false, true)
+	l.Rec.WaitEventsFrom(t, 2, ext.ChanElection, lm, false, true)
+	d.Rec.WaitEventsFrom(t, 1, ext.ChanElection, dm, false, true)
 	CheckAlternation(t, l.Rec, 2)
 	CheckAlternation(t, d.Rec, 1)
 }
@@ -543,6 +547,7 @@ func testSetPeers(t *testing.T, env Env) {
 	e := NewEnsemble(t, env, 0, []int64{1, 2, 3})
 	n := e.N(1)
 	e.Link(1, 2)
+	mark := n.Rec.Mark(2, ext.ChanBroadcast)
 	MustSend(t, n.T, 3, ext.ChanElection, Vote(1, 40))
 	waitVote(t, e.N(3), 1, 1, 40)
 	var without []ext.PeerAddr
@@ -554,7 +559,7 @@ func testSetPeers(t *testing.T, env Env) {
 	if err := n.T.SetPeers(without); err != nil {
 		t.Fatalf("SetPeers: %v", err)
 	}
-	n.Rec.WaitEvents(t, 2, ext.ChanBroadcast, true, false)
+	n.Rec.WaitEventsFrom(t, 2, ext.ChanBroadcast, mark, false)
 	if err := n.T.Send(2, ext.ChanBroadcast, Hello(1)); !errors.Is(err, ext.ErrUnknownPeer) {
 		t.Fatalf("send to a removed peer: %v, want ErrUnknownPeer", err)
 	}
@@ -573,6 +578,7 @@ func testGarbage(t *testing.T, env Env) {
 	}
 	e := NewEnsemble(t, env, 0, []int64{1, 2, 3})
 	e.Link(1, 2)
+	lm, dm := e.N(1).Rec.Mark(2, ext.ChanBroadcast), e.N(2).Rec.Mark(1, ext.ChanBroadcast)
 	MustSend(t, e.N(3).T, 2, ext.ChanElection, Vote(1, 40))
 	waitVote(t, e.N(2), 3, 1, 40)
 	for i, junk := range Junk() {
@@ -589,9 +595,7 @@ func testGarbage(t *testing.T, env Env) {
 	e.N(1).Rec.WaitCount(t, 2, ext.ChanBroadcast, 1)
 	waitVote(t, e.N(2), 3, 2, 40)
 	waitVote(t, e.N(3), 2, 2, 40)
-	for _, ev := range [][]bool{e.N(1).Rec.Events(2, ext.ChanBroadcast), e.N(2).Rec.Events(1, ext.ChanBroadcast)} {
-		if len(ev) != 1 {
-			t.Fatalf("garbage disturbed a good link: events %v", updown(ev))
-		}
+	if e.N(1).Rec.Mark(2, ext.ChanBroadcast) != lm || e.N(2).Rec.Mark(1, ext.ChanBroadcast) != dm {
+		t.Fatalf("garbage disturbed a good link: events %v and %v", updown(e.N(1).Rec.Events(2, ext.ChanBroadcast)), updown(e.N(2).Rec.Events(1, ext.ChanBroadcast)))
 	}
 }
