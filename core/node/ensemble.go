@@ -52,6 +52,7 @@ type ensemble struct {
 	roleGen   uint64
 	early     []ext.Message
 	snap      *snapLoad
+	linkUp    bool // the learner's connection to its leader is up
 	stopped   bool
 
 	// Read by other goroutines.
@@ -292,13 +293,22 @@ func (e *ensemble) handle(ev any) {
 			e.onBulk(ev)
 		}
 	case ext.PeerEvent:
-		if ev.Up || ev.Channel != ext.ChanBroadcast {
+		if ev.Channel != ext.ChanBroadcast {
+			return
+		}
+		if ev.Up {
+			if e.learner != nil && ev.Peer == e.learner.Leader() {
+				e.linkUp = true
+			}
 			return
 		}
 		switch {
 		case e.leader != nil:
 			e.doRole(e.leader.PeerDown(now, ev.Peer))
-		case e.learner != nil:
+		case e.learner != nil && e.linkUp:
+			// Before this role's own connection is up, a down event is
+			// the previous connection's (transports report the old
+			// link's down before the new one's up).
 			e.doRole(e.learner.PeerDown(now, ev.Peer))
 		}
 	case evPropose:
@@ -422,6 +432,7 @@ func (e *ensemble) zabState() zab.State {
 func (e *ensemble) startRole(d *ext.Decision) {
 	e.roleGen++
 	e.roleWake = 0
+	e.linkUp = false
 	now := e.now()
 	var out zab.Output
 	if d.State == ext.Leading && d.Vote.Leader == e.self {
@@ -744,7 +755,8 @@ func (e *ensemble) sendSnapshot(to, zxid int64) {
 		e.tr.Disconnect(to, ext.ChanBroadcast)
 		return
 	}
-	w := &bulkWriter{tr: e.tr, to: to, buf: make([]byte, 0, bulkChunk)}
+	w := &bulkWriter{tr: e.tr, to: to, buf: make([]byte, 0, bulkChunk),
+		patience: time.Duration(e.zcfg.InitLimit) * e.zcfg.TickTime}
 	err := n.tree.WriteSyncSnapshot(w, n.sessions.Snapshot())
 	if err == nil {
 		err = w.flush()
@@ -757,12 +769,17 @@ func (e *ensemble) sendSnapshot(to, zxid int64) {
 
 const bulkChunk = 64 << 10
 
-// bulkWriter cuts the SNAP stream into bulk-channel messages.
+// bulkWriter cuts the SNAP stream into bulk-channel messages. A snapshot
+// can be larger than a transport's send queue, so a full queue is waited
+// out (the link drains at network speed) for up to patience before the
+// transfer fails; the event loop is held meanwhile, which keeps the SNAP
+// bytes ahead of every later packet to that learner.
 type bulkWriter struct {
-	tr  ext.Transport
-	to  int64
-	buf []byte
-	err error
+	tr       ext.Transport
+	to       int64
+	buf      []byte
+	err      error
+	patience time.Duration
 }
 
 func (w *bulkWriter) Write(p []byte) (int, error) {
@@ -787,7 +804,16 @@ func (w *bulkWriter) flush() error {
 	if w.err != nil || len(w.buf) == 0 {
 		return w.err
 	}
-	w.err = w.tr.Send(w.to, ext.ChanBulk, w.buf)
+	deadline := time.Now().Add(w.patience)
+	pause := 100 * time.Microsecond
+	for {
+		w.err = w.tr.Send(w.to, ext.ChanBulk, w.buf)
+		if !errors.Is(w.err, ext.ErrBackpressure) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 20*time.Millisecond)
+	}
 	w.buf = make([]byte, 0, bulkChunk)
 	return w.err
 }
