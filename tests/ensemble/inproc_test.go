@@ -39,6 +39,7 @@ type cluster struct {
 	members   []*member
 	tweak     func(*config.Config)
 	observers int
+	sendQueue int // transport.mem's per-peer queue; 0 = default
 }
 
 func newCluster(t *testing.T, size int, tweak func(*config.Config)) *cluster {
@@ -98,7 +99,7 @@ func (c *cluster) start(i int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Transport = c.net.NewTransport(mem.Options{})
+	n.Transport = c.net.NewTransport(mem.Options{SendQueue: c.sendQueue})
 	n.Election = fle.DefaultOptions()
 	if err := n.Listen(); err != nil {
 		t.Fatal(err)
@@ -468,4 +469,36 @@ func TestInProcessLeaderDiskStall(t *testing.T) {
 	if _, ok := c.members[lead].n.Tree().Node("/after"); !ok {
 		t.Fatal("the old leader did not catch up after its disk recovered")
 	}
+}
+
+// A SNAP bigger than the transport's send queue is paced through it (the
+// leader waits for the queue to drain) instead of failing the sync.
+func TestInProcessSnapLargerThanSendQueue(t *testing.T) {
+	c := &cluster{t: t, net: mem.NewNetwork(), size: 3, sendQueue: 3,
+		tweak: func(cfg *config.Config) { cfg.CommitLogCount = 5 }}
+	t.Cleanup(c.net.Close)
+	for i := 1; i <= 3; i++ {
+		c.members = append(c.members, &member{id: int64(i), dir: t.TempDir()})
+	}
+	for i := range c.members {
+		c.start(i)
+	}
+	t.Cleanup(func() {
+		for _, m := range c.members {
+			c.stop(m)
+		}
+	})
+	lead := c.leader(30 * time.Second)
+	lagger := (lead + 1) % 3
+	c.stop(c.members[lagger])
+	lc := connect(t, c.addr(lead))
+	value := make([]byte, 4000)
+	for i := 0; i < 200; i++ { // ~800 KB: about 13 bulk chunks of 64 KiB
+		if _, err := lc.Create(fmt.Sprintf("/big%d", i), value, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.start(lagger)
+	c.leader(30 * time.Second)
+	c.converged(20 * time.Second)
 }
