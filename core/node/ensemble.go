@@ -57,6 +57,7 @@ type ensemble struct {
 
 	// Read by other goroutines.
 	servingLearner atomic.Bool
+	servingLeader  atomic.Bool
 	status         atomic.Pointer[EnsembleStatus]
 	lists          atomic.Pointer[learnerLists]
 }
@@ -75,6 +76,7 @@ type (
 	evPropose    struct{ entries []ext.Entry }
 	evLogged     struct{ zxid int64 }
 	evForward    struct{ req *pipeline.Request }
+	evLocalSync  struct{} // a sync from a client of this leader
 	evStoreFault struct{ err error }
 	evSnapLoaded struct {
 		gen      uint64
@@ -188,6 +190,10 @@ func (e *ensemble) Proposing(batch []*pipeline.Request) {
 func (e *ensemble) Logged(zxid int64) { e.post(evLogged{zxid}) }
 
 func (e *ensemble) Forward(req *pipeline.Request) error {
+	if req.Op == jute.OpSync && e.servingLeader.Load() {
+		e.post(evLocalSync{})
+		return nil
+	}
 	if !e.servingLearner.Load() {
 		return pipeline.ErrNotServing
 	}
@@ -330,6 +336,10 @@ func (e *ensemble) handle(ev any) {
 	case evForward:
 		if e.learner != nil {
 			e.doRole(e.learner.ForwardRequest(now, encodeRequest(ev.req), ev.req.Auth))
+		}
+	case evLocalSync:
+		if e.leader != nil {
+			e.doRole(e.leader.Sync(now, 0, 0, e.n.prep.LastZxid()))
 		}
 	case evSnapLoaded:
 		if e.snap == nil || e.snap.gen != ev.gen {
@@ -577,6 +587,7 @@ func (e *ensemble) act(a zab.Action) {
 	case zab.Deliver:
 		e.deliver(a)
 	case zab.SyncDone:
+		e.n.proc.SyncAnswered()
 	case zab.StepDown:
 		e.stepDown(a.Err)
 	default:
@@ -588,6 +599,7 @@ func (e *ensemble) serve(a zab.Serve) {
 	n := e.n
 	if a.State == ext.Leading {
 		n.proc.SetRole(pipeline.RoleLeader, zab.Zxid(a.Epoch, 0))
+		e.servingLeader.Store(true)
 		// The new leader owns expiry; it cannot know when clients were
 		// last heard from, so every session gets a full timeout.
 		n.sessions.TouchAll(n.clock())
@@ -620,6 +632,7 @@ func (e *ensemble) endRole() {
 	e.roleGen++
 	e.roleWake = 0
 	e.servingLearner.Store(false)
+	e.servingLeader.Store(false)
 	if e.learner != nil {
 		e.tr.Disconnect(e.learner.Leader(), ext.ChanBroadcast)
 	}

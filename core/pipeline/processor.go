@@ -250,14 +250,21 @@ func (p *Processor) Submit(req *Request) error {
 		return ErrNotServing
 	case RoleLearner:
 		return p.forward(req)
+	case RoleLeader:
+		if req.Op == jute.OpSync {
+			// Ordered after every commit so far, as ZooKeeper's leader
+			// orders a sync behind its outstanding proposals.
+			return p.forward(req)
+		}
 	}
 	p.outstanding.Add(1)
 	p.cfg.Prep.Prep(req, p.enqueue)
 	return nil
 }
 
-// forward sends a learner's client write to the leader and remembers it,
-// so the txn that comes back is answered on this server.
+// forward sends a learner's client write to the leader (or a leader's
+// sync to its own ZAB side) and remembers it, so the answer that comes
+// back is given on this server.
 func (p *Processor) forward(req *Request) error {
 	key := fwdKey{req.SessionID, req.Cxid}
 	p.outstanding.Add(1)
@@ -425,6 +432,9 @@ type syncAnswer struct {
 }
 
 func (s syncAnswer) Applied(*Request, *datatree.Result) {
+	// The reply carries the last zxid this server has applied, as
+	// ZooKeeper's does.
+	s.req.Hdr.Zxid = s.p.AppliedZxid()
 	if s.req.Origin != nil {
 		s.req.Origin.Applied(s.req, &datatree.Result{})
 	}

@@ -441,10 +441,11 @@ func (c *Conn) handle(frame []byte) bool {
 		}
 		return false
 	case jute.OpSync:
-		if c.s.proc.Role() == pipeline.RoleLearner && !c.s.proc.Failed() {
-			// A learner's sync goes to the leader, so the reads after it
-			// see at least what the leader had committed (ZooKeeper's
-			// FollowerRequestProcessor does the same).
+		if r := c.s.proc.Role(); (r == pipeline.RoleLearner || r == pipeline.RoleLeader) && !c.s.proc.Failed() {
+			// An ensemble member's sync goes through ZAB: a learner's to
+			// the leader, a leader's behind its outstanding proposals, so
+			// the reads after it see at least what the leader had
+			// committed (ZooKeeper does the same).
 			return c.submitWrite(hdr, body, now)
 		}
 		c.read(hdr, body, now)
