@@ -23,7 +23,11 @@
 //   - progress: a round that does not end within RoundTimeout (randomised,
 //     so servers do not move in lock-step) gives way to the next, and a
 //     server that hears of a later round joins it. A server that finds an
-//     ensemble already running follows its leader, who answers hellos.
+//     ensemble already running follows its leader, who answers hellos;
+//   - resumption: an election restarted under a node that keeps leading
+//     (its plugin was replaced) is told so by the host's replayed
+//     Established, and answers the servers that look for their leader
+//     again.
 //
 // The state machine is pure (ext.Election): no clock, no I/O, randomness
 // only from the seed.
@@ -335,10 +339,20 @@ func (e *Election) Tick(now time.Duration) ext.ElectionOutput {
 }
 
 // Established records the epoch the leader settled on, which a leader's
-// elected messages carry from then on.
+// elected messages carry from then on. Told while looking that this
+// server leads, it takes the role: the host says so only of a node that
+// leads an established quorum, and that happens when the election was
+// restarted under it (the host replays Start, then Established, on a new
+// plugin process). A follower has no such way back, nor needs one: the
+// leader answers those who look.
 func (e *Election) Established(now time.Duration, state ext.PeerState, epoch int64) ext.ElectionOutput {
-	if e.started && state == e.state && state != ext.Looking {
+	switch {
+	case !e.started:
+	case state == e.state && state != ext.Looking:
 		e.decided.PeerEpoch = epoch
+	case e.state == ext.Looking && state == ext.Leading && e.voter(e.self):
+		e.state, e.candidate = ext.Leading, false
+		e.decided = ext.Vote{Leader: e.self, Zxid: e.mine.zxid, ElectionEpoch: e.round, PeerEpoch: epoch}
 	}
 	return e.flush(now)
 }
