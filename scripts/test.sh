@@ -54,3 +54,11 @@ ZABKIT_E2E_STORE=store.pebble go test -count=1 -timeout 10m ./tests/diff/ ./test
 echo "== end-to-end on a 3-member zabkit ensemble: differential (seeds 101-120), go-zookeeper, kazoo, kill -9 of every member"
 ZABKIT_E2E_ENSEMBLE=3 ZABKIT_DIFF_SEEDS=20 ZABKIT_DIFF_BASE=101 go test -count=1 -timeout 10m ./tests/diff/ ./tests/e2e/ \
   -run 'TestDifferential|TestGo|TestKazoo|TestCrashKeepsAcknowledgedWrites|TestRawWriteZxids'
+echo "== end-to-end on a 3-member ensemble of plugins: store.external (bbolt example) + election.external (bully example)"
+plugdir=$(mktemp -d)
+trap 'rm -rf "$plugdir"' EXIT
+(cd plugins/examples/bboltstore && go build -o "$plugdir/bbolt" .)
+(cd plugins/examples/bullyelection && go build -o "$plugdir/bully" .)
+ZABKIT_E2E_ENSEMBLE=3 ZABKIT_E2E_STORE=store.external ZABKIT_STORE_OPTIONS_PLUGIN="$plugdir/bbolt" \
+  ZABKIT_ELECTION_MODULE=election.external ZABKIT_ELECTION_OPTIONS_PLUGIN="$plugdir/bully" \
+  go test -count=1 -timeout 10m ./tests/e2e/ -run 'TestGo|TestKazoo|TestCrashKeepsAcknowledgedWrites'
