@@ -136,6 +136,11 @@ func Start(t testing.TB, kind Kind, opts Options) *Server {
 		s.Stop()
 		if t.Failed() {
 			t.Logf("%s log tail (%s):\n%s", kind, s.logPath, s.LogTail(60))
+			if errs := s.LogErrors(20); errs != "" {
+				// A JVM repeating one stack trace can push the cause
+				// out of the tail: show the first errors too.
+				t.Logf("%s first errors in its log:\n%s", kind, errs)
+			}
 		}
 	})
 	return s
@@ -488,6 +493,26 @@ func (s *Server) Restart(t testing.TB) *Server {
 	opts.DataDir = s.DataDir
 	opts.Port = s.Port
 	return Start(t, s.Kind, opts)
+}
+
+// LogErrors returns the first n log lines that report an error (ERROR,
+// FATAL, an exception or a Go "level=ERROR"), skipping stack frames.
+func (s *Server) LogErrors(n int) string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if len(out) >= n {
+			break
+		}
+		if strings.Contains(line, "ERROR") || strings.Contains(line, "FATAL") ||
+			strings.Contains(line, "level=ERROR") || strings.Contains(line, "Exception:") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // LogTail returns the last n lines of the process log.
