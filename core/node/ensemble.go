@@ -52,8 +52,12 @@ type ensemble struct {
 	roleGen   uint64
 	early     []ext.Message
 	snap      *snapLoad
-	linkUp    bool // the learner's connection to its leader is up
-	stopped   bool
+	// pendLog and pendCommit collect a round of events' work for the log
+	// and apply stages (see flush).
+	pendLog    []ext.Entry
+	pendCommit int64
+	linkUp     bool // the learner's connection to its leader is up
+	stopped    bool
 
 	// Read by other goroutines.
 	servingLearner atomic.Bool
@@ -220,12 +224,46 @@ func (e *ensemble) run(ctx context.Context) {
 		evs := e.queue
 		e.queue = nil
 		e.mu.Unlock()
-		for _, ev := range evs {
+		for i := 0; i < len(evs); i++ {
 			if e.stopped {
 				return
 			}
-			e.handle(ev)
+			if p, ok := evs[i].(evPropose); ok {
+				// Consecutive proposals go to the kernel as one batch.
+				for i+1 < len(evs) {
+					next, ok := evs[i+1].(evPropose)
+					if !ok {
+						break
+					}
+					p.entries = append(p.entries, next.entries...)
+					i++
+				}
+				e.handle(p)
+				continue
+			}
+			e.handle(evs[i])
 		}
+		e.flush()
+	}
+}
+
+// flush hands the log and apply stages what this round of events asked
+// for, once: a learner's txns to log, then everything committed. Batching
+// them per round of the event loop (instead of per packet) saves a wake-up
+// of each stage per txn. The order matters: a txn must be queued for the
+// log before Commit can release it.
+func (e *ensemble) flush() {
+	logs, commit := e.pendLog, e.pendCommit
+	e.pendLog, e.pendCommit = nil, 0
+	if len(logs) > 0 {
+		if err := e.n.proc.Log(logs); err != nil {
+			e.log.Warn("bad txn from the leader", "err", err)
+			e.stepDown(err)
+			return
+		}
+	}
+	if commit > 0 {
+		e.n.proc.Commit(commit)
 	}
 }
 
@@ -554,13 +592,11 @@ func (e *ensemble) act(a zab.Action) {
 		e.saveMeta()
 	case zab.Append:
 		if e.learner != nil {
-			if err := e.n.proc.Log(a.Entries); err != nil {
-				e.log.Warn("bad txn from the leader", "err", err)
-				e.stepDown(err)
-			}
+			e.pendLog = append(e.pendLog, a.Entries...)
 		}
 		// A leader's own txns are already in the log stage.
 	case zab.Truncate:
+		e.flush()
 		e.log.Info("truncating the log to the leader's history", "after", fmt.Sprintf("0x%x", a.Zxid))
 		if err := e.n.store.TruncateAfter(a.Zxid); err != nil {
 			// A failed truncate once split a brain (ZOOKEEPER-3701).
@@ -571,13 +607,14 @@ func (e *ensemble) act(a zab.Action) {
 			e.storeFault(err)
 		}
 	case zab.Apply:
-		e.n.proc.Commit(a.Entries[len(a.Entries)-1].Zxid)
+		e.pendCommit = max(e.pendCommit, a.Entries[len(a.Entries)-1].Zxid)
 	case zab.SendSnapshot:
 		e.sendSnapshot(a.To, a.Zxid)
 	case zab.ExpectSnapshot:
 		e.ensureSnap().zxid = a.Zxid
 		e.finishSnap()
 	case zab.TakeSnapshot:
+		e.flush()
 		e.n.proc.WaitApplied()
 		if err := pipeline.WriteSnapshot(e.n.store, e.n.tree, e.n.sessions, a.Zxid); err != nil {
 			e.storeFault(fmt.Errorf("snapshot after SNAP sync: %w", err))
@@ -629,6 +666,9 @@ func (e *ensemble) stepDown(err error) {
 // this server never serves state its disk lacks (ZOOKEEPER-4882).
 func (e *ensemble) endRole() {
 	n := e.n
+	// What was committed is applied; what a learner was given to log is
+	// logged (its log must hold everything it acknowledged).
+	e.flush()
 	e.roleGen++
 	e.roleWake = 0
 	e.servingLearner.Store(false)
@@ -762,6 +802,7 @@ func (e *ensemble) deliver(a zab.Deliver) {
 // that state and nothing after it.
 func (e *ensemble) sendSnapshot(to, zxid int64) {
 	n := e.n
+	e.flush()
 	n.proc.WaitApplied()
 	if got := n.tree.LastZxid(); got != zxid {
 		e.log.Error("cannot send a consistent snapshot", "want", fmt.Sprintf("0x%x", zxid), "tree", fmt.Sprintf("0x%x", got))
@@ -867,6 +908,7 @@ func (e *ensemble) finishSnap() {
 		return
 	}
 	n := e.n
+	e.flush()
 	n.proc.WaitApplied()
 	// Log entries above the snapshot are a diverged tail it supersedes.
 	if err := n.store.TruncateAfter(min(s.zxid, n.store.LastZxid())); err != nil {
