@@ -294,3 +294,7 @@ func TestEnsembleFourLetterWords(t *testing.T) {
 		t.Fatalf("follower conf (%v):\n%s", err, conf)
 	}
 }
+
+func TestEnsembleFiveNodesYamux(t *testing.T) {
+	crashScenario(t, 5, map[string]string{"ZABKIT_TRANSPORT_MODULE": "transport.yamux"})
+}
