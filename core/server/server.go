@@ -87,13 +87,7 @@ func (s *Server) SetServing(on bool) {
 	if on {
 		return
 	}
-	s.mu.Lock()
-	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.Connections() {
 		c.close()
 	}
 }
@@ -234,13 +228,7 @@ func (s *Server) Close() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	s.mu.Lock()
-	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.Connections() {
 		c.close()
 	}
 	s.wg.Wait()
