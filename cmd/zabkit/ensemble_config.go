@@ -166,7 +166,8 @@ func (p *ensemblePlan) YAML(i int) string {
 		set("peerType", yamlScalar("observer"))
 	}
 	set("transport.module", yamlScalar(p.Transport))
-	set("4lw.commands.whitelist", "[srvr, mntr, stat, ruok, conf]")
+	// envi too: kazoo's server_version() asks for it.
+	set("4lw.commands.whitelist", "[srvr, mntr, stat, ruok, conf, envi]")
 	if p.AdminPort == 0 {
 		set("admin.enableServer", yamlScalar("false"))
 	} else {
