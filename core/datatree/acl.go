@@ -134,11 +134,6 @@ func (c *aclCache) get(idx int32) []jute.ACL {
 	return c.entries[idx].acl
 }
 
-// live reports whether idx names an interned list.
-func (c *aclCache) live(idx int32) bool {
-	return idx >= 0 && int(idx) < len(c.entries) && c.entries[idx].refs > 0
-}
-
 // hold starts a snapshot walk; unhold ends it and makes deferred slots
 // reusable.
 func (c *aclCache) hold() { c.holdFree++ }

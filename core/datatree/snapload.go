@@ -97,7 +97,6 @@ type loader struct {
 	full, free chan *loadChunkBuf
 	quit       chan struct{}
 	wg         sync.WaitGroup
-	crcScratch []byte
 }
 
 // newLoader starts loading from r, reading ahead in a goroutine unless

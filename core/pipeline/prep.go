@@ -56,7 +56,6 @@ type Prepper struct {
 	sessions *session.Tracker
 	nextZxid int64
 	changes  map[string]*change
-	buf      []byte
 }
 
 // NewPrepper returns a prepper whose first zxid is lastZxid+1.

@@ -65,7 +65,6 @@ type Server struct {
 	conns     map[*Conn]struct{}
 	bySession map[int64]*Conn
 	perIP     map[string]int
-	nextConn  atomic.Int64
 	closing   atomic.Bool
 	wg        sync.WaitGroup
 

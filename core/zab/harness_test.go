@@ -226,13 +226,18 @@ func (c *cluster) run() {
 		}
 		pk := c.queue[0]
 		c.queue = c.queue[1:]
-		p := c.peers[pk.to]
-		switch {
-		case p.leader != nil:
-			c.do(p, p.leader.Step(c.now, pk.from, pk.data))
-		case p.learner != nil:
-			c.do(p, p.learner.Step(c.now, pk.from, pk.data))
-		}
+		c.deliver(pk)
+	}
+}
+
+// deliver hands a packet to its destination's role.
+func (c *cluster) deliver(pk packet) {
+	p := c.peers[pk.to]
+	switch {
+	case p.leader != nil:
+		c.do(p, p.leader.Step(c.now, pk.from, pk.data))
+	case p.learner != nil:
+		c.do(p, p.learner.Step(c.now, pk.from, pk.data))
 	}
 }
 

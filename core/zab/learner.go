@@ -36,16 +36,15 @@ type Learner struct {
 	observer bool
 	phase    learnerPhase
 
-	newEpoch     int64
-	snapZxid     int64 // SNAP sync: state replaced at this zxid
-	snapNeeded   bool
-	pending      []inflight // proposals logged-or-not, not yet applied
-	loggedZxid   int64
-	queued       [][]byte // packets that arrived while a snapshot loaded
-	lastHeard    time.Duration
-	stopped      bool
-	newLeaderAck bool
-	syncTarget   int64 // last txn logged at NEWLEADER; the ACK waits for it
+	newEpoch   int64
+	snapZxid   int64 // SNAP sync: state replaced at this zxid
+	snapNeeded bool
+	pending    []inflight // proposals logged-or-not, not yet applied
+	loggedZxid int64
+	queued     [][]byte // packets that arrived while a snapshot loaded
+	lastHeard  time.Duration
+	stopped    bool
+	syncTarget int64 // last txn logged at NEWLEADER; the ACK waits for it
 }
 
 // NewLearner starts following leader: it sends FOLLOWERINFO (OBSERVERINFO
@@ -325,7 +324,6 @@ func (f *Learner) finishNewLeader(out *Output) {
 	f.state.CurrentEpoch = f.newEpoch
 	out.add(SaveEpochs{Accepted: f.state.AcceptedEpoch, Current: f.newEpoch})
 	f.send(out, TypeAck, Zxid(f.newEpoch, 0), nil)
-	f.newLeaderAck = true
 	f.applyCommitted(out)
 	f.ackLogged(out)
 }

@@ -36,13 +36,7 @@ func (c *cluster) step(rng *rand.Rand) bool {
 	i := heads[rng.IntN(len(heads))]
 	pk := c.queue[i]
 	c.queue = slices.Delete(c.queue, i, i+1)
-	p := c.peers[pk.to]
-	switch {
-	case p.leader != nil:
-		c.do(p, p.leader.Step(c.now, pk.from, pk.data))
-	case p.learner != nil:
-		c.do(p, p.learner.Step(c.now, pk.from, pk.data))
-	}
+	c.deliver(pk)
 	return true
 }
 

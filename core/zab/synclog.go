@@ -51,10 +51,9 @@ const (
 // TRUNC(zxid) or SNAP(zxid)) and then the committed txns to send as
 // PROPOSAL+COMMIT pairs.
 type syncPlan struct {
-	kind  syncKind
-	zxid  int64
-	txns  []ext.Entry
-	force bool
+	kind syncKind
+	zxid int64
+	txns []ext.Entry
 }
 
 // planSync chooses DIFF, TRUNC or SNAP for a learner whose last logged zxid

@@ -47,15 +47,20 @@ func newCluster(t *testing.T, size int, tweak func(*config.Config)) *cluster {
 }
 
 func newClusterObservers(t *testing.T, size, observers int, tweak func(*config.Config)) *cluster {
-	c := &cluster{t: t, net: mem.NewNetwork(), size: size, tweak: tweak, observers: observers}
-	t.Cleanup(c.net.Close)
-	for i := 1; i <= size+observers; i++ {
-		c.members = append(c.members, &member{id: int64(i), dir: t.TempDir()})
+	return (&cluster{t: t, size: size, tweak: tweak, observers: observers}).launch()
+}
+
+// launch starts every member of a cluster set up by its fields.
+func (c *cluster) launch() *cluster {
+	c.net = mem.NewNetwork()
+	c.t.Cleanup(c.net.Close)
+	for i := 1; i <= c.size+c.observers; i++ {
+		c.members = append(c.members, &member{id: int64(i), dir: c.t.TempDir()})
 	}
 	for i := range c.members {
 		c.start(i)
 	}
-	t.Cleanup(func() {
+	c.t.Cleanup(func() {
 		for _, m := range c.members {
 			c.stop(m)
 		}
@@ -474,20 +479,8 @@ func TestInProcessLeaderDiskStall(t *testing.T) {
 // A SNAP bigger than the transport's send queue is paced through it (the
 // leader waits for the queue to drain) instead of failing the sync.
 func TestInProcessSnapLargerThanSendQueue(t *testing.T) {
-	c := &cluster{t: t, net: mem.NewNetwork(), size: 3, sendQueue: 3,
-		tweak: func(cfg *config.Config) { cfg.CommitLogCount = 5 }}
-	t.Cleanup(c.net.Close)
-	for i := 1; i <= 3; i++ {
-		c.members = append(c.members, &member{id: int64(i), dir: t.TempDir()})
-	}
-	for i := range c.members {
-		c.start(i)
-	}
-	t.Cleanup(func() {
-		for _, m := range c.members {
-			c.stop(m)
-		}
-	})
+	c := (&cluster{t: t, size: 3, sendQueue: 3,
+		tweak: func(cfg *config.Config) { cfg.CommitLogCount = 5 }}).launch()
 	lead := c.leader(30 * time.Second)
 	lagger := (lead + 1) % 3
 	c.stop(c.members[lagger])

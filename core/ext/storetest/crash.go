@@ -208,16 +208,15 @@ func crashSnapshotOnce(s ext.Store, z int64, abort bool, say func(string, ...int
 
 // crashState is what the parent learned from the children's reports.
 type crashState struct {
-	begun      [][2]int64 // appended batches [first, last], acknowledged or not
-	acked      [][2]int64 // acknowledged batches
-	lastAcked  int64
-	purgedTo   int64 // highest PurgeBefore argument started
-	snapBegun  map[int64]bool
-	snapAcked  []int64
-	metaBegun  int64
-	metaAcked  int64
-	ops        int // acknowledged operations, all rounds
-	firstEntry int64
+	begun     [][2]int64 // appended batches [first, last], acknowledged or not
+	acked     [][2]int64 // acknowledged batches
+	lastAcked int64
+	purgedTo  int64 // highest PurgeBefore argument started
+	snapBegun map[int64]bool
+	snapAcked []int64
+	metaBegun int64
+	metaAcked int64
+	ops       int // acknowledged operations, all rounds
 }
 
 // record applies one report line.
